@@ -1,0 +1,126 @@
+"""The console script `ocpplab-gateway`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+
+from adapters.settings import Settings
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="ocpplab-gateway", description="OCPP fleet simulation gateway")
+    parser.add_argument("--data-dir", help="directory of the embedded store (default: $OCPPLAB_DATA_DIR or ./var)")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    for name, text in (("serve", "API (and, once it lands, the simulator) in one process"),
+                       ("api", "API only (stateless; several may share one store)")):
+        sub = commands.add_parser(name, help=text)
+        sub.add_argument("--host", default="127.0.0.1")
+        sub.add_argument("--port", type=int, default=8080)
+
+    token = commands.add_parser("token", help="print a signed JWT for local use")
+    token.add_argument("--org", help="the tenant (organization) the token acts for; required for user tokens")
+    token.add_argument("--role", choices=("user", "admin"), default="user")
+    token.add_argument("--ttl", type=int, default=24 * 3600, help="lifetime in seconds (default: one day)")
+    token.add_argument("--sub", default="local-user", help="the token's subject")
+
+    commands.add_parser("replay", help="rebuild every read model from the event store")
+
+    args = parser.parse_args(argv)
+    settings = Settings.from_env()
+    if args.data_dir:
+        from dataclasses import replace
+        from pathlib import Path
+
+        settings = replace(settings, data_dir=Path(args.data_dir))
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    if args.command in ("serve", "api"):
+        return serve(settings, args.host, args.port)
+    if args.command == "token":
+        return print_token(settings, args)
+    if args.command == "replay":
+        return asyncio.run(replay(settings))
+    return 2
+
+
+def serve(settings: Settings, host: str, port: int) -> int:
+    """Serves until SIGTERM or SIGINT, then stops gracefully (exit code 0)."""
+    from hypercorn.asyncio import serve as hypercorn_serve
+    from hypercorn.config import Config
+
+    from adapters.bootstrap import build_app
+    from adapters.tokens import load_or_create_secret
+
+    if not (settings.jwt_public_key or settings.jwks_url):
+        load_or_create_secret(settings)
+    app = build_app(settings)
+    config = Config()
+    config.bind = [f"{host}:{port}"]
+    config.accesslog = None
+    config.graceful_timeout = 5
+
+    async def run() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        print(
+            f"OCPPLAB Gateway listening on http://{host}:{port}  (store: "
+            f"{'PostgreSQL' if settings.database_url else settings.data_dir / 'events.sqlite'})\n"
+            f"  mint a token:  .venv/bin/ocpplab-gateway token --org acme\n"
+            f"  API document:  http://{host}:{port}/openapi.json   health: http://{host}:{port}/health",
+            flush=True,
+        )
+        await hypercorn_serve(app, config, shutdown_trigger=stop.wait)  # type: ignore[arg-type]
+
+    asyncio.run(run())
+    return 0
+
+
+def print_token(settings: Settings, args: argparse.Namespace) -> int:
+    from adapters.tokens import load_or_create_secret, mint
+
+    if args.role == "user" and not args.org:
+        print("error: user tokens need --org", file=sys.stderr)
+        return 2
+    try:
+        secret = load_or_create_secret(settings)
+        print(mint(secret, args.org, args.role, args.ttl, args.sub, settings.jwt_issuer, settings.jwt_audience))
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+async def replay(settings: Settings) -> int:
+    """Rebuilds the views from zero with a progress bar and reports the rate."""
+    from tqdm import tqdm
+
+    from adapters.bootstrap import build_gateway
+    from adapters.store.views import Views
+
+    gateway = build_gateway(settings)
+    views = Views(settings.views_path, gateway, batch_size=2000)
+    await views.open()
+    total = gateway.position()
+    with tqdm(total=total, unit="ev", desc="replay", file=sys.stderr) as bar:
+
+        def progress(position: int, end: int) -> None:
+            bar.update(position - bar.n)
+
+        applied, seconds = await views.rebuild(progress)
+    await views.close()
+    gateway.close()
+    rate = applied / seconds if seconds > 0 else 0.0
+    print(f"replayed {applied} events in {seconds:.2f} s ({rate:,.0f} events/s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,35 @@
+"""What the routes reach for: the services of this process and the actor of this request."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from quart import current_app
+
+from adapters.catalog.loader import JsonCatalog
+from adapters.store.views import Views
+from adapters.tokens import TokenVerifier
+from application.gateway import Gateway
+
+T = TypeVar("T")
+
+
+@dataclass
+class Services:
+    gateway: Gateway
+    views: Views
+    catalog: JsonCatalog
+    verifier: TokenVerifier
+    version: str
+
+
+def services() -> Services:
+    return current_app.extensions["ocpplab"]
+
+
+async def run(func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Runs a blocking use case (the event store has no asyncio API) in a worker thread."""
+    return await asyncio.to_thread(func, *args, **kwargs)

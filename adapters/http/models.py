@@ -1,0 +1,281 @@
+"""The contract's pydantic models, named as in api.md (and as the vendor SDK names them)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from domain import values
+from domain.errors import InvalidValue
+
+
+def _domain(check: Any) -> Any:
+    """Runs a domain value check inside pydantic, so a bad value answers 422 at its field."""
+
+    def validate(value: Any) -> Any:
+        try:
+            return check(value)
+        except InvalidValue as error:
+            raise ValueError(error.message) from None
+
+    return AfterValidator(validate)
+
+
+def _timezone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise InvalidValue("timezone", "must be an IANA time zone name such as 'Europe/Paris'") from None
+    return value
+
+
+Text = Annotated[str, Field(min_length=1, max_length=200)]
+ShortText = Annotated[str, Field(min_length=1, max_length=100)]
+Country = Annotated[str, _domain(values.country)]
+Timezone = Annotated[str, Field(max_length=100), _domain(_timezone)]
+WsUrl = Annotated[str, _domain(values.csms_url)]
+OcppVersionText = Annotated[str, _domain(lambda v: values.OcppVersion.parse(v).value)]
+Identity = Annotated[str, _domain(values.identity)]
+Slug = Annotated[str, _domain(values.slug)]
+
+
+class Request(BaseModel):
+    """Request bodies ignore unknown keys (as FastAPI does)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+
+class Coordinates(Request):
+    latitude: float = Field(ge=-90, le=90, allow_inf_nan=False)
+    longitude: float = Field(ge=-180, le=180, allow_inf_nan=False)
+
+
+class CreateLocationRequest(Request):
+    name: Text
+    address: Text
+    city: Text
+    country: Country
+    coordinates: Coordinates
+    timezone: Timezone | None = None
+    owner_name: ShortText | None = None
+    public: bool | None = None
+
+
+class UpdateLocationRequest(Request):
+    slug: Slug | None = None
+    name: Text | None = None
+    address: Text | None = None
+    city: Text | None = None
+    country: Country | None = None
+    coordinates: Coordinates | None = None
+    timezone: Timezone | None = None
+    owner_name: ShortText | None = None
+    public: bool | None = None
+    status: ShortText | None = None
+
+
+class CreateChargerRequest(Request):
+    identity: Identity
+    brand_slug: Annotated[str, Field(min_length=1, max_length=100)]
+    model_slug: Annotated[str, Field(min_length=1, max_length=100)]
+    connector_type: Annotated[str, Field(min_length=1, max_length=50)]
+    ws_url: WsUrl
+    ocpp_version: OcppVersionText | None = None
+    charge_point_name: Text | None = None
+    location_id: Annotated[str, Field(max_length=100)] | None = None
+    location_name: Text | None = None
+
+
+class UpdateChargerRequest(Request):
+    name: Text | None = None
+    charge_point_name: Text | None = None
+    connector_type: Annotated[str, Field(min_length=1, max_length=50)] | None = None
+    ocpp_version: OcppVersionText | None = None
+    ws_url: WsUrl | None = None
+    location_id: Annotated[str, Field(max_length=100)] | None = None
+    location_name: Text | None = None
+
+
+class UpdateLocationChargerItem(UpdateChargerRequest):
+    charger_id: Annotated[str, Field(min_length=1, max_length=100)]
+
+
+MAX_BULK = 1000
+
+
+class CreateLocationChargersRequest(Request):
+    chargers: list[CreateChargerRequest] = Field(max_length=MAX_BULK)
+
+
+class UpdateLocationChargersRequest(Request):
+    chargers: list[UpdateLocationChargerItem] = Field(max_length=MAX_BULK)
+
+
+class LooseItems(Request):
+    """Bulk bodies validate the list shape only; each item is then validated on its own (partial success)."""
+
+    chargers: list[dict[str, Any]] = Field(max_length=MAX_BULK)
+
+
+class DeleteLocationChargersRequest(Request):
+    charger_ids: list[Annotated[str, Field(max_length=100)]] = Field(max_length=MAX_BULK)
+
+
+class PageQuery(Request):
+    page: int = Field(default=1, ge=1)
+    limit: int = Field(default=50, ge=1, le=100)
+
+
+class ChargerListQuery(PageQuery):
+    location_id: Annotated[str, Field(max_length=100)] | None = None
+
+
+class LocationChargersQuery(PageQuery):
+    charger_ids: list[Annotated[str, Field(min_length=1, max_length=100)]] | None = Field(default=None, max_length=MAX_BULK)
+
+
+class OrganizationRequest(Request):
+    id: Annotated[str, _domain(values.org_id)]
+
+
+# -- responses ----------------------------------------------------------------------------------------
+
+
+class Response(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class BrandResponse(Response):
+    id: str
+    slug: str
+    name: str
+    image_url: str | None = None
+    created_at: datetime | None = None
+
+
+class BrandListResponse(Response):
+    data: list[BrandResponse]
+    total: int
+    page: int
+    limit: int
+
+
+class ModelResponse(Response):
+    id: str
+    slug: str
+    name: str
+    brand_slug: str | None = None
+    brand_id: str | None = None
+    image_url: str | None = None
+    connector_count: int | None = None
+    current_type: str | None = None
+    supported_kwh: list[float] | None = None
+    connector_types: list[str] | None = None
+    created_at: datetime | None = None
+
+
+class ModelListResponse(Response):
+    data: list[ModelResponse]
+    total: int
+    page: int
+    limit: int
+
+
+class LocationResponse(Response):
+    id: str
+    slug: str | None = None
+    name: str | None = None
+    address: str | None = None
+    city: str | None = None
+    country: str | None = None
+    coordinates: Coordinates | None = None
+    timezone: str | None = None
+    owner_name: str | None = None
+    public: bool | None = None
+    status: str | None = None
+    charger_count: int | None = Field(default=None, description="extension: chargers bound to the location")
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+
+class LocationListResponse(Response):
+    data: list[LocationResponse]
+    total: int
+    page: int
+    limit: int
+
+
+class ChargerResponse(Response):
+    id: str
+    identity: str
+    name: str | None = None
+    vendor_name: str | None = None
+    model: str | None = None
+    image_url: str | None = None
+    ocpp_version: str | None = None
+    number_of_connectors: int | None = None
+    max_charging_power: int | None = None
+    connector_type: str | None = None
+    location_id: str | None = None
+    brand_slug: str | None = Field(default=None, description="extension")
+    model_slug: str | None = Field(default=None, description="extension")
+    ws_url: str | None = Field(default=None, description="extension")
+    desired_state: str | None = Field(default=None, description="extension: running | stopped")
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+
+class ChargerListResponse(Response):
+    data: list[ChargerResponse]
+    total: int
+    page: int
+    limit: int
+
+
+class LocationCreateChargerFailure(Response):
+    identity: str | None = None
+    error: str
+
+
+class CreateLocationChargersResponse(Response):
+    created_count: int
+    failed_count: int
+    created: list[ChargerResponse]
+    failed: list[LocationCreateChargerFailure]
+
+
+class LocationUpdateChargerFailure(Response):
+    charger_id: str | None = None
+    error: str
+
+
+class UpdateLocationChargersResponse(Response):
+    updated_count: int
+    failed_count: int
+    updated: list[ChargerResponse]
+    failed: list[LocationUpdateChargerFailure]
+
+
+class LocationDeleteChargerFailure(Response):
+    charger_id: str | None = None
+    error: str
+
+
+class DeleteLocationChargersResponse(Response):
+    deleted_count: int
+    failed_count: int
+    deleted: list[str]
+    failed: list[LocationDeleteChargerFailure]
+
+
+class OrganizationResponse(Response):
+    id: str
+    registered_at: datetime
+
+
+class OrganizationListResponse(Response):
+    data: list[OrganizationResponse]
+    total: int

@@ -1,0 +1,1 @@
+"""Use cases: load aggregates, let them decide, save their events with who caused them."""
