@@ -12,6 +12,7 @@ from quart_schema import Info, QuartSchema
 from adapters.http.auth import authenticate
 from adapters.http.context import Services
 from adapters.http.errors import register_error_handlers
+from adapters.http.openapi import GatewayOpenAPI
 from adapters.http.routes import catalog, chargers, locations, organizations, provisioning, root
 
 MAX_BODY_BYTES = 1024 * 1024
@@ -29,6 +30,7 @@ def create_app(services: Services, follow_interval: float = 0.25) -> Quart:
         ),
         security_schemes={"bearer": {"type": "http", "scheme": "bearer", "bearer_format": "JWT"}},
         security=[{"bearer": []}],
+        openapi_provider_class=GatewayOpenAPI,
     )
     app.json.sort_keys = False  # type: ignore[attr-defined] - keep the contract's field order
     app.extensions["ocpplab"] = services

@@ -13,7 +13,8 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic import BaseModel, TypeAdapter
+from pydantic import ValidationError as PydanticValidationError
 from quart import request
 from quart_schema import document_querystring, document_request, document_response
 
@@ -22,13 +23,15 @@ from adapters.http.errors import RequestInvalid, validation_items
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-class ErrorBody(BaseModel):
-    """HttpErrorResponse: every non-422 error."""
+class HttpErrorResponse(BaseModel):
+    """Every error but 422."""
 
     detail: str
 
 
-class ValidationErrorItem(BaseModel):
+class ValidationError(BaseModel):
+    """One item of a 422 answer (FastAPI's shape)."""
+
     loc: list[str | int]
     msg: str
     type: str
@@ -39,7 +42,7 @@ class ValidationErrorItem(BaseModel):
 class HTTPValidationError(BaseModel):
     """FastAPI's 422 body, which the SDK parses as HttpValidationError."""
 
-    detail: list[ValidationErrorItem]
+    detail: list[ValidationError]
 
 
 def _list_fields(model: type[BaseModel]) -> set[str]:
@@ -63,7 +66,7 @@ def query(model: type[BaseModel]) -> Callable[[F], F]:
                    for key in request.args}
             try:
                 parsed = model.model_validate(raw)
-            except ValidationError as error:
+            except PydanticValidationError as error:
                 raise RequestInvalid(_prefixed(error, "query")) from None
             return await func(*args, query=parsed, **kwargs)
 
@@ -85,7 +88,7 @@ def body(model: Any, *, documented_as: Any = None) -> Callable[[F], F]:
             data = await read_json_body()
             try:
                 parsed = adapter.validate_python({} if data is _ABSENT else data)
-            except ValidationError as error:
+            except PydanticValidationError as error:
                 if data is _ABSENT:
                     raise RequestInvalid(
                         [{"type": "missing", "loc": ["body"], "msg": "Field required", "input": None}]
@@ -116,17 +119,17 @@ async def read_json_body() -> Any:
         ) from None
 
 
-def _prefixed(error: ValidationError, location: str) -> list[dict[str, Any]]:
+def _prefixed(error: PydanticValidationError, location: str) -> list[dict[str, Any]]:
     return validation_items(error, location)
 
 
 def responds(model: Any, status: int = 200, *, errors: tuple[int, ...] = (401, 403, 422)) -> Callable[[F], F]:
-    """Documents the success model and the error shapes a route can answer with."""
+    """Documents the success model (None: an empty answer) and the error shapes a route can answer with."""
 
     def decorator(func: F) -> F:
-        documented = document_response(model, status)(func)
+        documented = func if model is None else document_response(model, status)(func)
         for code in errors:
-            documented = document_response(HTTPValidationError if code == 422 else ErrorBody, code)(documented)
+            documented = document_response(HTTPValidationError if code == 422 else HttpErrorResponse, code)(documented)
         return documented
 
     return decorator

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from pydantic import BaseModel, ConfigDict
 from quart import Blueprint
 
 from adapters.http.context import services
+from adapters.http.validation import responds
 
 bp = Blueprint("root", __name__)
 
@@ -22,7 +24,16 @@ async def landing() -> tuple[str, int, dict[str, str]]:
     return LANDING, 200, {"Content-Type": "text/html; charset=utf-8"}
 
 
+class HealthResponse(BaseModel):
+    """Every value a string: the SDK parses Dict[str, str]."""
+
+    model_config = ConfigDict(extra="allow")
+    status: str
+    version: str
+
+
 @bp.get("/health")
+@responds(HealthResponse, errors=())
 async def health() -> dict[str, str]:
     """Every value is a string (the SDK parses Dict[str, str])."""
     return {"status": "ok", "version": services().version}
