@@ -188,10 +188,10 @@ class Views:
         tenant_of: dict[str, str] = {}
         for chunk in _chunks(ids, 500):
             marks = ",".join("?" * len(chunk))
-            async with db.execute(f"SELECT id, tenant_id, doc FROM {table} WHERE id IN ({marks})", chunk) as cur:  # noqa: S608
-                async for row_id, tenant_id, doc in cur:
-                    docs[row_id] = json.loads(doc)
-                    tenant_of[row_id] = tenant_id
+            sql = f"SELECT id, tenant_id, doc FROM {table} WHERE id IN ({marks})"  # noqa: S608
+            for row_id, tenant_id, doc in await db.execute_fetchall(sql, chunk):
+                docs[row_id] = json.loads(doc)
+                tenant_of[row_id] = tenant_id
         for event in events:
             key = str(event.originator_id)
             if hasattr(event, "tenant_id"):
@@ -217,9 +217,8 @@ class Views:
 
     @staticmethod
     async def _tracked(db: aiosqlite.Connection) -> int:
-        async with db.execute("SELECT position FROM tracking WHERE name = ?", (TRACKING_NAME,)) as cur:
-            row = await cur.fetchone()
-        return row[0] if row else 0
+        rows = list(await db.execute_fetchall("SELECT position FROM tracking WHERE name = ?", (TRACKING_NAME,)))
+        return rows[0][0] if rows else 0
 
     # -- queries ---------------------------------------------------------------------------------------
 
@@ -263,9 +262,7 @@ class Views:
         return doc or await self._doc("chargers", "tenant_id = ? AND identity = ?", (tenant_id, key))
 
     async def _page(self, table: str, where: str, params: tuple, page: int, limit: int) -> Page:
-        assert self._reader is not None
-        async with self._reader.execute(f"SELECT count(*) FROM {table} WHERE {where}", params) as cur:  # noqa: S608
-            total = (await cur.fetchone())[0]
+        total = (await self._all(f"SELECT count(*) FROM {table} WHERE {where}", params))[0][0]  # noqa: S608
         rows = await self._all(
             f"SELECT doc FROM {table} WHERE {where} ORDER BY created_at, id LIMIT ? OFFSET ?",  # noqa: S608
             (*params, limit, (page - 1) * limit),
@@ -277,9 +274,13 @@ class Views:
         return json.loads(rows[0]["doc"]) if rows else None
 
     async def _all(self, sql: str, params: tuple) -> list[aiosqlite.Row]:
+        """Runs and exhausts a statement in one hop to the connection's thread.
+
+        Requests share the reader connection: a statement left open while another runs would pin an old
+        snapshot (WAL), and a read right after a write could miss it. One hop per statement prevents that.
+        """
         assert self._reader is not None
-        async with self._reader.execute(sql, params) as cur:
-            return list(await cur.fetchall())
+        return list(await self._reader.execute_fetchall(sql, params))
 
 
 def _chunks(items: list, size: int) -> Iterable[list]:
