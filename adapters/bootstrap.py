@@ -24,7 +24,26 @@ def package_version() -> str:
 
 def build_gateway(settings: Settings) -> Gateway:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    return Gateway(default_catalog(), env=settings.event_store_env())
+    env = settings.event_store_env()
+    if env.get("POSTGRES_SCHEMA"):
+        create_postgres_schema(env)
+    return Gateway(default_catalog(), env=env)
+
+
+def create_postgres_schema(env: dict[str, str]) -> None:
+    """The schema named in OCPPLAB_DATABASE_URL (?schema=...) is created if it does not exist yet."""
+    import psycopg
+    from psycopg import sql
+
+    with psycopg.connect(
+        dbname=env["POSTGRES_DBNAME"],
+        host=env["POSTGRES_HOST"],
+        port=env["POSTGRES_PORT"],
+        user=env["POSTGRES_USER"],
+        password=env["POSTGRES_PASSWORD"] or None,
+        autocommit=True,
+    ) as connection:
+        connection.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(env["POSTGRES_SCHEMA"])))
 
 
 def build_services(settings: Settings) -> Services:

@@ -17,8 +17,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--data-dir", help="directory of the embedded store (default: $OCPPLAB_DATA_DIR or ./var)")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    for name, text in (("serve", "API (and, once it lands, the simulator) in one process"),
-                       ("api", "API only (stateless; several may share one store)")):
+    for name, text in (
+        ("serve", "API (and, once it lands, the simulator) in one process"),
+        ("api", "API only (stateless; several may share one store)"),
+    ):
         sub = commands.add_parser(name, help=text)
         sub.add_argument("--host", default="127.0.0.1")
         sub.add_argument("--port", type=int, default=8080)
@@ -57,12 +59,17 @@ def serve(settings: Settings, host: str, port: int) -> int:
     from adapters.bootstrap import build_app
     from adapters.tokens import load_or_create_secret
 
-    if not (settings.jwt_public_key or settings.jwks_url):
-        load_or_create_secret(settings)
-    app = build_app(settings)
+    try:
+        if not (settings.jwt_public_key or settings.jwks_url):
+            load_or_create_secret(settings)
+        app = build_app(settings)
+    except Exception as error:  # noqa: BLE001 - a configuration problem: say what it is, no traceback
+        print(f"error: cannot start: {error}", file=sys.stderr)
+        return 2
     config = Config()
     config.bind = [f"{host}:{port}"]
     config.accesslog = None
+    config.errorlog = logging.getLogger("hypercorn.error")  # one handler: the root logger's
     config.graceful_timeout = 5
 
     async def run() -> None:
@@ -86,6 +93,13 @@ def serve(settings: Settings, host: str, port: int) -> int:
 def print_token(settings: Settings, args: argparse.Namespace) -> int:
     from adapters.tokens import load_or_create_secret, mint
 
+    if settings.jwt_public_key or settings.jwks_url:
+        print(
+            "error: tokens are verified with an external identity provider's keys here "
+            "(OCPPLAB_JWT_PUBLIC_KEY / OCPPLAB_JWKS_URL); get a token from that provider",
+            file=sys.stderr,
+        )
+        return 2
     if args.role == "user" and not args.org:
         print("error: user tokens need --org", file=sys.stderr)
         return 2

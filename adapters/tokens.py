@@ -20,6 +20,7 @@ from adapters.settings import Settings
 
 ROLES = ("user", "admin")
 MIN_SECRET_BYTES = 32
+JWKS_REFRESH_SECONDS = 300  # picks up rotated keys without a restart
 ASYMMETRIC_ALGORITHMS = ["RS256", "RS384", "RS512", "ES256", "ES384", "ES512", "PS256", "EdDSA"]
 
 
@@ -62,8 +63,15 @@ def _read_secret(path: Path) -> str:
     raise RuntimeError(f"the JWT secret file {path} is empty")
 
 
-def mint(secret: str, org_id: str | None, role: str = "user", ttl: int = 3600, sub: str = "local-user",
-         issuer: str | None = None, audience: str | None = None) -> str:
+def mint(
+    secret: str,
+    org_id: str | None,
+    role: str = "user",
+    ttl: int = 3600,
+    sub: str = "local-user",
+    issuer: str | None = None,
+    audience: str | None = None,
+) -> str:
     """A signed HS256 token for local use."""
     if role not in ROLES:
         raise ValueError(f"role must be one of {ROLES}")
@@ -86,6 +94,7 @@ class TokenVerifier:
     def __init__(self, settings: Settings, secret: str | None = None) -> None:
         self._jwks_url = settings.jwks_url
         self._jwks: KeySet | None = None
+        self._jwks_fetched = 0.0
         if settings.jwt_public_key:
             self._key: Any = _import_public_key(settings.jwt_public_key)
             self._algorithms = ASYMMETRIC_ALGORITHMS
@@ -123,9 +132,14 @@ class TokenVerifier:
     def _verification_key(self) -> Any:
         if self._key is not None:
             return self._key
-        if self._jwks is None:
-            with urllib.request.urlopen(self._jwks_url, timeout=5) as response:  # noqa: S310 - configured URL
-                self._jwks = KeySet.import_key_set(json.loads(response.read()))
+        if self._jwks is None or time.monotonic() - self._jwks_fetched > JWKS_REFRESH_SECONDS:
+            try:
+                with urllib.request.urlopen(self._jwks_url, timeout=5) as response:  # noqa: S310 - configured URL
+                    self._jwks = KeySet.import_key_set(json.loads(response.read()))
+                self._jwks_fetched = time.monotonic()
+            except (OSError, ValueError, JoseError) as error:
+                if self._jwks is None:
+                    raise InvalidToken(f"the identity provider's keys cannot be fetched ({error})") from None
         return self._jwks
 
 

@@ -39,7 +39,7 @@ class SetAsList(Transcoding):
 class Written:
     """What a write use case returns: the aggregate id and the log position that makes it visible."""
 
-    __slots__ = ("id", "position", "created")
+    __slots__ = ("created", "id", "position")
 
     def __init__(self, id: UUID, position: int, created: bool = True) -> None:
         self.id = id
@@ -143,8 +143,9 @@ class Gateway(Application[UUID]):
             index = self._get_or_none(IdentityIndex, identity_index_id(actor.tenant_id, identity))
             if index is not None and index.charger_id is not None:
                 existing = self.repository.get(index.charger_id)
-                if _same_registration(existing, location_id, brand_slug, model_slug, connector_type, ws_url,
-                                      ocpp_version, name):
+                if _same_registration(
+                    existing, location_id, brand_slug, model_slug, connector_type, ws_url, ocpp_version, name
+                ):
                     return Written(existing.id, self.recorder.max_notification_id() or 0, created=False)
                 raise Conflict(f"a charger with identity '{identity}' already exists")
             location = self._owned(Location, actor, location_id, "location")

@@ -54,8 +54,17 @@ class Location(Aggregate):
         public: bool | None = None,
     ) -> Location:
         """Opens a new location after checking every field."""
-        fields = {"slug": slug, "name": name, "address": address, "city": city, "country": country,
-                  "coordinates": coordinates, "timezone": timezone, "owner_name": owner_name, "public": public}
+        fields = {
+            "slug": slug,
+            "name": name,
+            "address": address,
+            "city": city,
+            "country": country,
+            "coordinates": coordinates,
+            "timezone": timezone,
+            "owner_name": owner_name,
+            "public": public,
+        }
         site = {k: _normalize(k, v) for k, v in fields.items() if v is not None}
         return cls(tenant_id=values.org_id(tenant_id), site=site)
 

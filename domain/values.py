@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 from urllib.parse import urlsplit
 
 from domain.errors import InvalidValue
@@ -85,7 +85,7 @@ class Coordinates:
         return {"latitude": self.latitude, "longitude": self.longitude}
 
 
-class OcppVersion(str, Enum):
+class OcppVersion(StrEnum):
     """The OCPP version a charger speaks, spelled as the charger resources spell it."""
 
     V16 = "OCPP1.6"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
 from uuid import NAMESPACE_URL, UUID, uuid5
@@ -12,7 +12,7 @@ from domain.catalog import Brand, ChargerModel
 from domain.errors import NotFound
 
 CATALOG_FILE = Path(__file__).with_name("catalog.json")
-PUBLISHED_AT = datetime(2026, 3, 1, 9, 0, tzinfo=timezone.utc)
+PUBLISHED_AT = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 
 
 class JsonCatalog:

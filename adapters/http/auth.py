@@ -26,15 +26,21 @@ async def authenticate() -> None:
     g.request_id = supplied if _REQUEST_ID.match(supplied) else uuid.uuid4().hex
     if request.path in PUBLIC_PATHS or request.method == "OPTIONS":
         return
-    header = request.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise HttpError(401, "Not authenticated: send 'Authorization: Bearer <token>'", UNAUTHORIZED)
     try:
-        g.principal = services().verifier.verify(token.strip())
-    except InvalidToken as error:
-        raise HttpError(401, f"Invalid token: {error}", UNAUTHORIZED) from None
-    _check_org_header(g.principal)
+        header = request.headers.get("Authorization", "")
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise HttpError(401, "Not authenticated: send 'Authorization: Bearer <token>'", UNAUTHORIZED)
+        try:
+            g.principal = services().verifier.verify(token.strip())
+        except InvalidToken as error:
+            raise HttpError(401, f"Invalid token: {error}", UNAUTHORIZED) from None
+        _check_org_header(g.principal)
+    except HttpError:
+        # Refusing before the body is read makes the server drop the keep-alive connection without saying so,
+        # and a client's next request on it fails: read (at most 1 MiB of) the body first.
+        await request.get_data()
+        raise
 
 
 def _check_org_header(principal: Principal) -> None:

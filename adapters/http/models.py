@@ -124,8 +124,11 @@ class DeleteLocationChargersRequest(Request):
     charger_ids: list[Annotated[str, Field(max_length=100)]] = Field(max_length=MAX_BULK)
 
 
+MAX_PAGE = 1_000_000_000  # keeps OFFSET within SQLite's integers
+
+
 class PageQuery(Request):
-    page: int = Field(default=1, ge=1)
+    page: int = Field(default=1, ge=1, le=MAX_PAGE)
     limit: int = Field(default=50, ge=1, le=100)
 
 
@@ -134,7 +137,9 @@ class ChargerListQuery(PageQuery):
 
 
 class LocationChargersQuery(PageQuery):
-    charger_ids: list[Annotated[str, Field(min_length=1, max_length=100)]] | None = Field(default=None, max_length=MAX_BULK)
+    charger_ids: list[Annotated[str, Field(min_length=1, max_length=100)]] | None = Field(
+        default=None, max_length=MAX_BULK
+    )
 
 
 class OrganizationRequest(Request):

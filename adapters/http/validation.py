@@ -49,7 +49,11 @@ def _list_fields(model: type[BaseModel]) -> set[str]:
     fields = set()
     for name, field in model.model_fields.items():
         annotation = field.annotation
-        candidates = typing.get_args(annotation) if typing.get_origin(annotation) in (typing.Union, type(int | None)) else (annotation,)
+        candidates = (
+            typing.get_args(annotation)
+            if typing.get_origin(annotation) in (typing.Union, type(int | None))
+            else (annotation,)
+        )
         if any(typing.get_origin(c) is list for c in candidates):
             fields.add(name)
     return fields
@@ -62,8 +66,10 @@ def query(model: type[BaseModel]) -> Callable[[F], F]:
     def decorator(func: F) -> F:
         @wraps(func)
         async def wrapper(*args: Any, **kwargs: Any) -> Any:
-            raw = {key: request.args.getlist(key) if key in list_fields else request.args.getlist(key)[-1]
-                   for key in request.args}
+            raw = {
+                key: request.args.getlist(key) if key in list_fields else request.args.getlist(key)[-1]
+                for key in request.args
+            }
             try:
                 parsed = model.model_validate(raw)
             except PydanticValidationError as error:
@@ -111,11 +117,18 @@ async def read_json_body() -> Any:
         return _ABSENT
     try:
         return json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as error:
+    except (ValueError, UnicodeDecodeError, RecursionError) as error:  # RecursionError: absurdly deep nesting
         position = getattr(error, "pos", 0)
         raise RequestInvalid(
-            [{"type": "json_invalid", "loc": ["body", position], "msg": "JSON decode error", "input": {},
-              "ctx": {"error": getattr(error, "msg", str(error))}}]
+            [
+                {
+                    "type": "json_invalid",
+                    "loc": ["body", position],
+                    "msg": "JSON decode error",
+                    "input": {},
+                    "ctx": {"error": getattr(error, "msg", str(error))},
+                }
+            ]
         ) from None
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ from adapters.store.projections import (
 )
 from application.gateway import Gateway
 
+log = logging.getLogger("ocpplab.views")
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS tracking (name TEXT PRIMARY KEY, position INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS tenants (org_id TEXT PRIMARY KEY, registered_at TEXT NOT NULL);
@@ -65,6 +67,7 @@ class Views:
         self.gateway = gateway
         self.batch_size = batch_size
         self.position = 0
+        self.applied = 0  # events read from the log since the last rebuild
         self._writer: aiosqlite.Connection | None = None
         self._reader: aiosqlite.Connection | None = None
         self._lock = asyncio.Lock()
@@ -102,8 +105,8 @@ class Views:
         while True:
             try:
                 await self.catch_up()
-            except Exception:  # noqa: BLE001 - a transient store error must not end the follower
-                pass
+            except Exception:
+                log.warning("the read models could not catch up with the event log; retrying", exc_info=True)
             await asyncio.sleep(interval)
 
     async def rebuild(self, progress: Callable[[int, int], None] | None = None) -> tuple[int, float]:
@@ -118,36 +121,40 @@ class Views:
             self.position = 0
             end = await asyncio.to_thread(self.gateway.position)
             started = time.perf_counter()
+            self.applied = 0
             while self.position < end and await self._apply_next_batch():
                 if progress:
                     progress(self.position, end)
-            return self.position, time.perf_counter() - started
+            return self.applied, time.perf_counter() - started
 
     async def _apply_next_batch(self) -> bool:
         """One transaction: re-read the position, fold the next batch of events, advance the position."""
         db = self._writer
         assert db is not None
         await db.execute("BEGIN IMMEDIATE")
+        open_transaction = True
         try:
             position = await self._tracked(db)
             notifications, events = await asyncio.to_thread(self._read_batch, position)
-            if not notifications:
-                await db.execute("ROLLBACK")
-                self.position = position
-                return False
-            await self._fold(db, events)
-            position = notifications[-1].id
-            await db.execute(
-                "INSERT INTO tracking (name, position) VALUES (?, ?) "
-                "ON CONFLICT(name) DO UPDATE SET position = excluded.position",
-                (TRACKING_NAME, position),
-            )
-            await db.execute("COMMIT")
+            if notifications:
+                await self._fold(db, events)
+                await db.execute(
+                    "INSERT INTO tracking (name, position) VALUES (?, ?) "
+                    "ON CONFLICT(name) DO UPDATE SET position = excluded.position",
+                    (TRACKING_NAME, notifications[-1].id),
+                )
+                position = notifications[-1].id
+                self.applied += len(notifications)
+            # The connection's thread runs a queued COMMIT/ROLLBACK even if this task is cancelled meanwhile:
+            # never queue a second one behind it.
+            open_transaction = False
+            await db.execute("COMMIT" if notifications else "ROLLBACK")
         except BaseException:
-            await db.execute("ROLLBACK")
+            if open_transaction:
+                await db.execute("ROLLBACK")
             raise
         self.position = position
-        return True
+        return bool(notifications)
 
     def _read_batch(self, position: int) -> tuple[Sequence[Any], list[tuple[str, Any]]]:
         """Reads the next notifications and decodes only those a view folds (runs in a worker thread)."""

@@ -15,8 +15,9 @@ from tests.support import ROOT, GatewayProcess, token
 
 
 def cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "adapters.cli", *args], env=env, cwd=ROOT,
-                          capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "adapters.cli", *args], env=env, cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
 
 
 def clean_env(data_dir) -> dict[str, str]:

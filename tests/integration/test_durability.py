@@ -10,8 +10,13 @@ import httpx
 
 from tests.support import GatewayProcess, token
 
-SITE = {"name": "Hub", "address": "1 Main", "city": "Paris", "country": "FR",
-        "coordinates": {"latitude": 48.85, "longitude": 2.35}}
+SITE = {
+    "name": "Hub",
+    "address": "1 Main",
+    "city": "Paris",
+    "country": "FR",
+    "coordinates": {"latitude": 48.85, "longitude": 2.35},
+}
 
 
 def write_until_stopped(base_url: str, headers: dict, acknowledged: list, stop: threading.Event) -> None:
@@ -24,9 +29,17 @@ def write_until_stopped(base_url: str, headers: dict, acknowledged: list, stop: 
                 if reply.status_code == 201:
                     location = reply.json()["id"]
                     acknowledged.append(("locations", location))
-                    charger = http.post("/chargers", json={
-                        "identity": f"CP-{n}", "brand_slug": "wallbox", "model_slug": "wallbox-pulsar-plus",
-                        "connector_type": "Type2", "ws_url": "ws://127.0.0.1:9/ocpp", "location_id": location})
+                    charger = http.post(
+                        "/chargers",
+                        json={
+                            "identity": f"CP-{n}",
+                            "brand_slug": "wallbox",
+                            "model_slug": "wallbox-pulsar-plus",
+                            "connector_type": "Type2",
+                            "ws_url": "ws://127.0.0.1:9/ocpp",
+                            "location_id": location,
+                        },
+                    )
                     if charger.status_code in (200, 201):
                         acknowledged.append(("chargers", charger.json()["id"]))
             except httpx.HTTPError:

@@ -3,18 +3,27 @@
 from __future__ import annotations
 
 EXPECTED = {
-    ("get", "/"), ("get", "/health"),
-    ("get", "/catalog/brands"), ("get", "/catalog/brands/{brand_slug}/models"),
+    ("get", "/"),
+    ("get", "/health"),
+    ("get", "/catalog/brands"),
+    ("get", "/catalog/brands/{brand_slug}/models"),
     ("get", "/catalog/brands/{brand_slug}/models/{model_slug}"),
-    ("get", "/locations"), ("post", "/locations"), ("get", "/locations/{location_id}"),
-    ("put", "/locations/{location_id}"), ("delete", "/locations/{location_id}"),
-    ("get", "/chargers"), ("post", "/chargers"), ("get", "/chargers/{charger_id}"),
-    ("put", "/chargers/{charger_id}"), ("delete", "/chargers/{charger_id}"),
+    ("get", "/locations"),
+    ("post", "/locations"),
+    ("get", "/locations/{location_id}"),
+    ("put", "/locations/{location_id}"),
+    ("delete", "/locations/{location_id}"),
+    ("get", "/chargers"),
+    ("post", "/chargers"),
+    ("get", "/chargers/{charger_id}"),
+    ("put", "/chargers/{charger_id}"),
+    ("delete", "/chargers/{charger_id}"),
     ("get", "/locations/{location_id}/chargers/get-chargers"),
     ("post", "/locations/{location_id}/chargers/create-chargers"),
     ("put", "/locations/{location_id}/chargers/update-chargers"),
     ("post", "/locations/{location_id}/chargers/delete-chargers"),
-    ("get", "/organizations"), ("post", "/organizations"),
+    ("get", "/organizations"),
+    ("post", "/organizations"),
 }
 
 
@@ -33,7 +42,10 @@ async def test_every_route_is_documented(client):
 async def test_bearer_scheme_is_declared_and_public_routes_need_none(client):
     document = await openapi(client)
     assert document["components"]["securitySchemes"]["bearer"] == {
-        "type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+        "type": "http",
+        "scheme": "bearer",
+        "bearerFormat": "JWT",
+    }
     assert document["security"] == [{"bearer": []}]
     assert document["paths"]["/health"]["get"]["security"] == []
 

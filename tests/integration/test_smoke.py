@@ -2,8 +2,13 @@ from tests.support import token
 
 
 async def test_create_and_read_location(client, auth):
-    body = {"name": "Hub", "address": "1 Main", "city": "Paris", "country": "FR",
-            "coordinates": {"latitude": 48.8, "longitude": 2.3}}
+    body = {
+        "name": "Hub",
+        "address": "1 Main",
+        "city": "Paris",
+        "country": "FR",
+        "coordinates": {"latitude": 48.8, "longitude": 2.3},
+    }
     created = await client.post("/locations", json=body, headers=auth)
     assert created.status_code == 201
     doc = await created.get_json()

@@ -7,8 +7,13 @@ from adapters.store.views import Views
 from application.gateway import Gateway
 from application.ports import Actor
 
-SITE = {"name": "Hub", "address": "1 Main", "city": "Paris", "country": "FR",
-        "coordinates": {"latitude": 48.85, "longitude": 2.35}}
+SITE = {
+    "name": "Hub",
+    "address": "1 Main",
+    "city": "Paris",
+    "country": "FR",
+    "coordinates": {"latitude": 48.85, "longitude": 2.35},
+}
 ACME = Actor(sub="alice", role="user", tenant_id="acme", request_id="r1")
 GLOBEX = Actor(sub="bob", role="user", tenant_id="globex", request_id="r2")
 
@@ -44,7 +49,8 @@ async def test_views_follow_the_log_and_filter_by_tenant(settings):
     assert [loc["name"] for loc in acme["locations"]] == ["Hub", "Depot"]
     assert acme["locations"][0]["city"] == "Lyon" and acme["locations"][0]["charger_count"] == 0
     assert [(c["identity"], c["name"], c["location_id"]) for c in acme["chargers"]] == [
-        ("CP-2", "Fast lane", str(ids["depot"]))]
+        ("CP-2", "Fast lane", str(ids["depot"]))
+    ]
     globex = await snapshot(views, "globex")
     assert [c["ws_url"] for c in globex["chargers"]] == ["ws://other/ocpp"]
     assert await views.charger("globex", str(ids["two"])) is None
@@ -113,8 +119,9 @@ async def test_concurrent_creates_of_one_identity_register_one_charger(settings)
         except Exception as error:
             return error
 
-    results = await asyncio.gather(*(asyncio.to_thread(create, app, f"ws://csms-{n}/ocpp")
-                                     for n, app in enumerate([first, second] * 4)))
+    results = await asyncio.gather(
+        *(asyncio.to_thread(create, app, f"ws://csms-{n}/ocpp") for n, app in enumerate([first, second] * 4))
+    )
     winners = {r.id for r in results if not isinstance(r, Exception) and r.created}
     assert len(winners) == 1
     assert all(not isinstance(r, Exception) or "already exists" in str(r) for r in results)

@@ -54,13 +54,20 @@ class GatewayMachine(RuleBasedStateMachine):
         self.model_locations[written.id] = {"tenant": tenant, "name": name, "deleted": False}
         return written.id
 
-    @rule(target=chargers, tenant=TENANTS, location=locations, identity=IDENTITIES,
-          connector=st.sampled_from(["Type2", "Type2", "CCS2"]), url=st.sampled_from(["ws://a/ocpp", "ws://b/ocpp"]))
+    @rule(
+        target=chargers,
+        tenant=TENANTS,
+        location=locations,
+        identity=IDENTITIES,
+        connector=st.sampled_from(["Type2", "Type2", "CCS2"]),
+        url=st.sampled_from(["ws://a/ocpp", "ws://b/ocpp"]),
+    )
     def create_charger(self, tenant: str, location: UUID, identity: str, connector: str, url: str):
         holder = next((k for k, c in self.live_chargers(tenant).items() if c["identity"] == identity), None)
         try:
-            written = self.app.create_charger(who(tenant), location, identity, "wallbox", "wallbox-pulsar-plus",
-                                              connector, url)
+            written = self.app.create_charger(
+                who(tenant), location, identity, "wallbox", "wallbox-pulsar-plus", connector, url
+            )
         except DomainError as error:
             if holder is not None:
                 assert isinstance(error, Conflict)
@@ -75,8 +82,14 @@ class GatewayMachine(RuleBasedStateMachine):
             assert written.id == holder and not written.created
             return multiple()
         assert self.usable(tenant, location) and connector == "Type2"
-        self.model_chargers[written.id] = {"tenant": tenant, "identity": identity, "location": location,
-                                           "name": identity, "url": url, "deleted": False}
+        self.model_chargers[written.id] = {
+            "tenant": tenant,
+            "identity": identity,
+            "location": location,
+            "name": identity,
+            "url": url,
+            "deleted": False,
+        }
         return written.id
 
     @rule(charger=chargers, tenant=TENANTS, name=st.sampled_from(["Bay 1", "Bay 2"]))
@@ -160,7 +173,11 @@ class GatewayMachine(RuleBasedStateMachine):
         for key, model in expected_chargers.items():
             doc = chargers[key]
             assert (doc["identity"], doc["name"], doc["location_id"], doc["ws_url"]) == (
-                model["identity"], model["name"], str(model["location"]), model["url"])
+                model["identity"],
+                model["name"],
+                str(model["location"]),
+                model["url"],
+            )
 
     @invariant()
     def aggregates_rebuilt_from_raw_events_equal_the_live_ones(self) -> None:
@@ -170,7 +187,8 @@ class GatewayMachine(RuleBasedStateMachine):
                 rebuilt = event.mutate(rebuilt)
             live = self.app.repository.get(aggregate_id)
             assert {k: v for k, v in vars(rebuilt).items() if k != "_pending_events"} == {
-                k: v for k, v in vars(live).items() if k != "_pending_events"}
+                k: v for k, v in vars(live).items() if k != "_pending_events"
+            }
 
 
 GatewayMachine.TestCase.settings = settings(max_examples=60, stateful_step_count=30, deadline=None)

@@ -28,8 +28,12 @@ def test_coordinates_are_accepted_exactly_when_in_range(latitude, longitude):
     assert accepted == in_range
 
 
-@given(st.sampled_from(["ws", "wss"]), HOSTS, st.one_of(st.none(), st.integers(1, 65535)),
-       st.from_regex(r"(/[A-Za-z0-9._-]{1,10}){0,3}", fullmatch=True))
+@given(
+    st.sampled_from(["ws", "wss"]),
+    HOSTS,
+    st.one_of(st.none(), st.integers(1, 65535)),
+    st.from_regex(r"(/[A-Za-z0-9._-]{1,10}){0,3}", fullmatch=True),
+)
 def test_websocket_urls_with_a_host_are_valid_csms_urls(scheme, host, port, path):
     url = f"{scheme}://{host}{f':{port}' if port else ''}{path}"
     assert values.csms_url(url) == url
@@ -47,8 +51,12 @@ def test_other_schemes_are_never_csms_urls(scheme, host):
 
 @given(st.text(max_size=60))
 def test_identity_accepts_only_url_safe_names(text):
-    ok = 1 <= len(text) <= 48 and text[0].isascii() and text[0].isalnum() and all(
-        c.isascii() and (c.isalnum() or c in "._-") for c in text)
+    ok = (
+        1 <= len(text) <= 48
+        and text[0].isascii()
+        and text[0].isalnum()
+        and all(c.isascii() and (c.isalnum() or c in "._-") for c in text)
+    )
     try:
         values.identity(text)
         accepted = True

@@ -7,8 +7,13 @@ from application.gateway import Gateway
 from application.ports import Actor
 from domain.errors import Conflict, NotFound
 
-SITE = {"name": "Hub", "address": "1 Main", "city": "Paris", "country": "FR",
-        "coordinates": {"latitude": 48.85, "longitude": 2.35}}
+SITE = {
+    "name": "Hub",
+    "address": "1 Main",
+    "city": "Paris",
+    "country": "FR",
+    "coordinates": {"latitude": 48.85, "longitude": 2.35},
+}
 
 
 @pytest.fixture
@@ -21,8 +26,13 @@ def actor(tenant="acme", request_id="req-1"):
 
 
 def add_charger(app, who, location_id, identity="CP-1", **overrides):
-    args = {"brand_slug": "wallbox", "model_slug": "wallbox-pulsar-plus", "connector_type": "Type2",
-            "ws_url": "ws://csms/ocpp", **overrides}
+    args = {
+        "brand_slug": "wallbox",
+        "model_slug": "wallbox-pulsar-plus",
+        "connector_type": "Type2",
+        "ws_url": "ws://csms/ocpp",
+        **overrides,
+    }
     return app.create_charger(who, location_id, identity, **args)
 
 

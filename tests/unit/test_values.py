@@ -6,7 +6,9 @@ from domain import values
 from domain.errors import InvalidValue
 
 
-@pytest.mark.parametrize("url", ["ws://localhost:9000/ocpp", "wss://csms.example.com/ocpp/", "ws://10.0.0.1", "WSS://h"])
+@pytest.mark.parametrize(
+    "url", ["ws://localhost:9000/ocpp", "wss://csms.example.com/ocpp/", "ws://10.0.0.1", "WSS://h"]
+)
 def test_csms_url_accepts_websocket_urls_with_a_host(url):
     assert values.csms_url(url) == url
 
@@ -25,7 +27,9 @@ def test_coordinates_hold_decimal_degrees_in_range():
     assert point.as_dict() == {"latitude": 48.8566, "longitude": 2.3522}
 
 
-@pytest.mark.parametrize("lat,lon", [(90.0001, 0), (-91, 0), (0, 180.5), (0, -181), (float("nan"), 0), (0, float("inf"))])
+@pytest.mark.parametrize(
+    "lat,lon", [(90.0001, 0), (-91, 0), (0, 180.5), (0, -181), (float("nan"), 0), (0, float("inf"))]
+)
 def test_coordinates_out_of_range_are_rejected(lat, lon):
     with pytest.raises(InvalidValue):
         values.Coordinates(lat, lon)

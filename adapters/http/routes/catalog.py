@@ -15,8 +15,13 @@ bp = Blueprint("catalog", __name__)
 
 
 def brand_doc(brand: Brand) -> dict:
-    return {"id": str(brand_id(brand)), "slug": brand.slug, "name": brand.name, "image_url": brand.image_url,
-            "created_at": iso(PUBLISHED_AT)}
+    return {
+        "id": str(brand_id(brand)),
+        "slug": brand.slug,
+        "name": brand.name,
+        "image_url": brand.image_url,
+        "created_at": iso(PUBLISHED_AT),
+    }
 
 
 def model_doc(model: ChargerModel) -> dict:

@@ -33,7 +33,9 @@ def _as_bad_request(error: NotFound) -> HttpError:
     return HttpError(400, f"{error.kind} '{error.key}' not found")
 
 
-async def create_charger(actor: Actor, item: CreateChargerRequest, path_location: UUID | None = None) -> tuple[dict, bool]:
+async def create_charger(
+    actor: Actor, item: CreateChargerRequest, path_location: UUID | None = None
+) -> tuple[dict, bool]:
     location = path_location or await resolve_location(actor, item.location_id, item.location_name)
     if location is None:
         raise HttpError(400, "location_id or location_name is required: every charger belongs to a location")

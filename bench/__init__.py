@@ -1,0 +1,1 @@
+"""Benchmarks against real server processes; `make bench` (= `python -m bench`) runs them all."""
