@@ -9,10 +9,12 @@ from quart import Quart
 from adapters.catalog.loader import default_catalog
 from adapters.http.app import create_app
 from adapters.http.context import Services
+from adapters.secret_box import AesSecretBox
 from adapters.settings import Settings
 from adapters.store.views import Views
 from adapters.tokens import TokenVerifier
 from application.gateway import Gateway
+from simulator.fleet import Fleet
 
 
 def package_version() -> str:
@@ -27,7 +29,7 @@ def build_gateway(settings: Settings) -> Gateway:
     env = settings.event_store_env()
     if env.get("POSTGRES_SCHEMA"):
         create_postgres_schema(env)
-    return Gateway(default_catalog(), env=env)
+    return Gateway(default_catalog(), env=env, secrets=AesSecretBox.for_settings(settings))
 
 
 def create_postgres_schema(env: dict[str, str]) -> None:
@@ -46,7 +48,8 @@ def create_postgres_schema(env: dict[str, str]) -> None:
         connection.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(env["POSTGRES_SCHEMA"])))
 
 
-def build_services(settings: Settings) -> Services:
+def build_services(settings: Settings, with_simulator: bool = True) -> Services:
+    """The API's parts; `serve` also runs the simulator in-process, `api` does not."""
     gateway = build_gateway(settings)
     return Services(
         gateway=gateway,
@@ -54,8 +57,9 @@ def build_services(settings: Settings) -> Services:
         catalog=default_catalog(),
         verifier=TokenVerifier(settings),
         version=package_version(),
+        fleet=Fleet(gateway) if with_simulator else None,
     )
 
 
-def build_app(settings: Settings | None = None) -> Quart:
-    return create_app(build_services(settings or Settings.from_env()))
+def build_app(settings: Settings | None = None, with_simulator: bool = True) -> Quart:
+    return create_app(build_services(settings or Settings.from_env(), with_simulator))

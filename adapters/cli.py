@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import signal
 import sys
@@ -41,9 +42,21 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         settings = replace(settings, data_dir=Path(args.data_dir))
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("ocpp").setLevel(max(logging.WARNING, logging.getLogger().level))  # it logs every frame
 
     if args.command in ("serve", "api"):
-        return serve(settings, args.host, args.port)
+        return serve(settings, args.host, args.port, with_simulator=args.command == "serve")
+    if args.command == "simulator":
+        if not 0 <= args.worker < args.workers:
+            print("error: --worker must be between 0 and --workers - 1", file=sys.stderr)
+            return 2
+        return asyncio.run(run_simulator(settings, args.worker, args.workers))
+    if args.command == "demo-csms":
+        from adapters.csms.demo import run_demo_csms
+
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(run_demo_csms(args.host, args.port))
+        return 0
     if args.command == "token":
         return print_token(settings, args)
     if args.command == "replay":
@@ -51,7 +64,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 2
 
 
-def serve(settings: Settings, host: str, port: int) -> int:
+def serve(settings: Settings, host: str, port: int, with_simulator: bool = True) -> int:
     """Serves until SIGTERM or SIGINT, then stops gracefully (exit code 0)."""
     from hypercorn.asyncio import serve as hypercorn_serve
     from hypercorn.config import Config
@@ -62,7 +75,7 @@ def serve(settings: Settings, host: str, port: int) -> int:
     try:
         if not (settings.jwt_public_key or settings.jwks_url):
             load_or_create_secret(settings)
-        app = build_app(settings)
+        app = build_app(settings, with_simulator)
     except Exception as error:  # noqa: BLE001 - a configuration problem: say what it is, no traceback
         print(f"error: cannot start: {error}", file=sys.stderr)
         return 2
@@ -109,6 +122,25 @@ def print_token(settings: Settings, args: argparse.Namespace) -> int:
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    return 0
+
+
+async def run_simulator(settings: Settings, worker: int, workers: int) -> int:
+    """Runs this worker's share of the fleet until SIGTERM/SIGINT, then disconnects every charger cleanly."""
+    from adapters.bootstrap import build_gateway
+    from simulator.fleet import Fleet
+
+    gateway = build_gateway(settings)
+    fleet = Fleet(gateway, index=worker, workers=workers)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await fleet.start()
+    print(f"simulator worker {worker + 1}/{workers}: running {len(fleet.runners)} charger(s)", flush=True)
+    await stop.wait()
+    await fleet.stop()
+    gateway.close()
     return 0
 
 

@@ -17,6 +17,7 @@ class Settings:
     jwks_url: str | None = None
     jwt_issuer: str | None = None
     jwt_audience: str | None = None
+    secret_key: str | None = None
     log_level: str = "INFO"
 
     @classmethod
@@ -30,6 +31,7 @@ class Settings:
             jwks_url=env.get("OCPPLAB_JWKS_URL") or None,
             jwt_issuer=env.get("OCPPLAB_JWT_ISSUER") or None,
             jwt_audience=env.get("OCPPLAB_JWT_AUDIENCE") or None,
+            secret_key=env.get("OCPPLAB_SECRET_KEY") or None,
             log_level=(env.get("OCPPLAB_LOG_LEVEL") or "INFO").upper(),
         )
 

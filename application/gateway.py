@@ -11,11 +11,13 @@ from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, JSONTranscoder, Transcoding
 
-from application.ports import Actor, Catalog
+from application.ports import Actor, Catalog, SecretBox
+from application.simulation import LifecycleUseCases, SimulatorUseCases
 from domain import values
 from domain.charger import Charger, IdentityIndex, delete_charger, identity_index_id, move_charger, register_charger
 from domain.errors import Conflict, NotFound
 from domain.location import Location
+from domain.runtime import ChargerRuntime
 from domain.tenant import Tenant, tenant_uuid
 
 A = TypeVar("A", bound=Aggregate)
@@ -47,17 +49,19 @@ class Written:
         self.created = created
 
 
-class Gateway(Application[UUID]):
+class Gateway(LifecycleUseCases, SimulatorUseCases, Application[UUID]):
     """Records every change as events that carry who caused them; decisions stay in the aggregates."""
 
     name = "Gateway"
     is_snapshotting_enabled = True
-    snapshotting_intervals = {Location: 200, Charger: 200}  # noqa: RUF012 - the library's class attribute
+    snapshotting_intervals = {Location: 200, Charger: 200, ChargerRuntime: 200}  # noqa: RUF012 - library attribute
 
-    def __init__(self, catalog: Catalog, env: dict[str, str] | None = None) -> None:
+    def __init__(self, catalog: Catalog, env: dict[str, str] | None = None, secrets: SecretBox | None = None) -> None:
         super().__init__(env=env)
         self.catalog = catalog
+        self.secrets = secrets
         self._known_tenants: set[str] = set()
+        self.saved_listeners: list[Callable[[int], None]] = []
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
@@ -135,6 +139,7 @@ class Gateway(Application[UUID]):
         ws_url: str,
         ocpp_version: str | None = None,
         name: str | None = None,
+        authorization_key: str | None = None,
     ) -> Written:
         """Registers a charger. Replaying the same create (the SDK retries after a 5xx) answers the same charger."""
         model = self.catalog.model(brand_slug, model_slug)
@@ -145,12 +150,13 @@ class Gateway(Application[UUID]):
                 existing = self.repository.get(index.charger_id)
                 if _same_registration(
                     existing, location_id, brand_slug, model_slug, connector_type, ws_url, ocpp_version, name
-                ):
+                ) and (authorization_key is None or self.unsealed_key(existing) == authorization_key):
                     return Written(existing.id, self.recorder.max_notification_id() or 0, created=False)
                 raise Conflict(f"a charger with identity '{identity}' already exists")
             location = self._owned(Location, actor, location_id, "location")
             charger, index = register_charger(
-                actor.tenant_id, location, index, identity, model, connector_type, ocpp_version, ws_url, name
+                actor.tenant_id, location, index, identity, model, connector_type, ocpp_version, ws_url, name,
+                self._sealed(authorization_key),
             )
             return Written(charger.id, self._save(actor, charger, index, location))
 
@@ -159,6 +165,9 @@ class Gateway(Application[UUID]):
     def update_charger(
         self, actor: Actor, charger_id: UUID, changes: dict[str, Any], location_id: UUID | None = None
     ) -> Written:
+        if changes.get("authorization_key") is not None:
+            changes = {**changes, "authorization_key": self._sealed(changes["authorization_key"]) or ""}
+
         def decide() -> Written:
             charger = self._owned(Charger, actor, charger_id, "charger")
             charger.update(changes)
@@ -193,6 +202,19 @@ class Gateway(Application[UUID]):
         """The position of the newest event in the log (0 when the log is empty)."""
         return self.recorder.max_notification_id() or 0
 
+    def _sealed(self, secret: str | None) -> str | None:
+        if not secret:
+            return None
+        if self.secrets is None:
+            raise RuntimeError("no secret box configured: cannot keep an authorization key")
+        return self.secrets.seal(secret)
+
+    def unsealed_key(self, charger: Charger) -> str | None:
+        """The charger's authorization key in clear text, for the simulator's HTTP Basic auth only."""
+        if not charger.authorization_key or self.secrets is None:
+            return None
+        return self.secrets.unseal(charger.authorization_key)
+
     def _owned(self, cls: type[A], actor: Actor, aggregate_id: UUID, kind: str) -> A:
         """The live aggregate of the actor's tenant; other tenants' and deleted ones do not exist."""
         aggregate = self._get_or_none(cls, aggregate_id)
@@ -214,7 +236,10 @@ class Gateway(Application[UUID]):
             for pending in aggregate.pending_events:
                 object.__setattr__(pending, "meta", metadata)
         recordings = self.save(*aggregates)
-        return recordings[-1].notification.id if recordings else self.position()
+        position = recordings[-1].notification.id if recordings else self.position()
+        for listener in self.saved_listeners:
+            listener(position)
+        return position
 
     @staticmethod
     def _retrying(decide: Callable[[], R]) -> R:

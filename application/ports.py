@@ -34,3 +34,14 @@ class Catalog(Protocol):
     def models_of(self, brand_slug: str) -> list[ChargerModel]: ...
 
     def model(self, brand_slug: str, model_slug: str) -> ChargerModel: ...
+
+
+class SecretBox(Protocol):
+    """Seals secrets (a charger's authorization key) so events never carry them in clear text."""
+
+    def seal(self, secret: str) -> str: ...
+
+    def unseal(self, sealed: str) -> str: ...
+
+
+SIMULATOR = Actor(sub="simulator", role="simulator", tenant_id="", request_id="")

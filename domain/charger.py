@@ -12,7 +12,6 @@ from domain.catalog import ChargerModel
 from domain.errors import Conflict, Deleted, InvalidValue, NotFound
 from domain.location import Location
 
-UPDATABLE = ("name", "connector_type", "ocpp_version", "ws_url", "location_id")
 
 
 class IdentityIndex(Aggregate):
@@ -65,6 +64,7 @@ class Charger(Aggregate):
         ocpp_version: str,
         ws_url: str,
         name: str,
+        authorization_key: str | None = None,
     ) -> None:
         self.tenant_id = tenant_id
         self.location_id = location_id
@@ -74,6 +74,7 @@ class Charger(Aggregate):
         self.ocpp_version = ocpp_version
         self.ws_url = ws_url
         self.name = name
+        self.authorization_key = authorization_key  # sealed by the application: never clear text in an event
         self.running = True
         self.deleted = False
 
@@ -92,6 +93,8 @@ class Charger(Aggregate):
                 normalized[field] = values.OcppVersion.parse(value).value
             elif field == "ws_url":
                 normalized[field] = values.csms_url(value)
+            elif field == "authorization_key":
+                normalized[field] = value or None  # sealed text; "" removes the key
             else:
                 raise InvalidValue(field, "is not a charger field that can be updated here")
         normalized = {k: v for k, v in normalized.items() if getattr(self, k) != v}
@@ -102,6 +105,22 @@ class Charger(Aggregate):
     def _updated(self, changes: dict[str, Any]) -> None:
         for field, value in changes.items():
             setattr(self, field, value)
+
+    def want_running(self, running: bool) -> None:
+        """Starts or stops the simulated charge point (desired state; the simulator makes it so)."""
+        self._check_live()
+        if running != self.running:
+            self._runtime_wanted(running=running)
+
+    @event("RuntimeWanted")
+    def _runtime_wanted(self, running: bool) -> None:
+        self.running = running
+
+    def require_running(self) -> None:
+        """Commands need a running charge point: a stopped one refuses them."""
+        self._check_live()
+        if not self.running:
+            raise Conflict("the charger is stopped: start the charger first")
 
     def move_to(self, location_id: UUID) -> None:
         self._check_live()
@@ -151,6 +170,7 @@ def register_charger(
     ocpp_version: str | None,
     ws_url: str,
     name: str | None,
+    authorization_key: str | None = None,
 ) -> tuple[Charger, IdentityIndex]:
     """Registers a charger in an existing location of its own tenant, under an identity no other charger holds."""
     _check_location(tenant_id, location)
@@ -164,6 +184,7 @@ def register_charger(
         ocpp_version=values.OcppVersion.parse(ocpp_version or values.OcppVersion.V16.value).value,
         ws_url=values.csms_url(ws_url),
         name=values.text("name", name) if name is not None else identity,
+        authorization_key=authorization_key or None,
     )
     if index is None:
         index = IdentityIndex(tenant_id=tenant_id, identity=identity, charger_id=charger.id)

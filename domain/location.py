@@ -10,7 +10,6 @@ from eventsourcing.domain import Aggregate, event
 from domain import values
 from domain.errors import Conflict, Deleted, InvalidValue
 
-UPDATABLE = ("slug", "name", "address", "city", "country", "coordinates", "timezone", "owner_name", "public", "status")
 
 
 def _normalize(field: str, value: Any) -> Any:

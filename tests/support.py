@@ -93,6 +93,11 @@ class GatewayProcess:
             self.process.send_signal(sig)
         try:
             return self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(5)
+            log = self.process.stderr.read().decode(errors="replace")[-3000:] if self.process.stderr else ""
+            raise RuntimeError(f"the gateway did not stop within {timeout} s; its log ends with:\n{log}") from None
         finally:
             if self.process.stderr:
                 self.process.stderr.close()

@@ -13,7 +13,7 @@ from adapters.http.auth import authenticate
 from adapters.http.context import Services
 from adapters.http.errors import register_error_handlers
 from adapters.http.openapi import GatewayOpenAPI
-from adapters.http.routes import catalog, chargers, locations, organizations, provisioning, root
+from adapters.http.routes import catalog, chargers, locations, organizations, provisioning, root, runtime
 
 MAX_BODY_BYTES = 1024 * 1024
 
@@ -43,7 +43,7 @@ def create_app(services: Services, follow_interval: float = 0.25) -> Quart:
             response.headers["X-Request-Id"] = request_id
         return response
 
-    for module in (root, catalog, organizations, locations, chargers, provisioning):
+    for module in (root, catalog, organizations, locations, chargers, provisioning, runtime):
         app.register_blueprint(module.bp)
     register_error_handlers(app)
 
@@ -54,15 +54,21 @@ def create_app(services: Services, follow_interval: float = 0.25) -> Quart:
         await services.views.open()
         await services.views.catch_up()
         background["follow"] = asyncio.create_task(services.views.follow(follow_interval))
+        if services.fleet is not None:
+            await services.fleet.start()
 
     @app.after_serving
     async def close_read_side() -> None:
-        task = background.pop("follow", None)
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        await services.views.close()
-        services.gateway.close()
+        try:
+            if services.fleet is not None:
+                await services.fleet.stop()  # chargers disconnect cleanly, buffered frames are flushed
+        finally:
+            task = background.pop("follow", None)
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            await services.views.close()
+            services.gateway.close()
 
     return app

@@ -13,6 +13,7 @@ from adapters.catalog.loader import JsonCatalog
 from adapters.store.views import Views
 from adapters.tokens import TokenVerifier
 from application.gateway import Gateway
+from simulator.fleet import Fleet
 
 T = TypeVar("T")
 
@@ -24,6 +25,7 @@ class Services:
     catalog: JsonCatalog
     verifier: TokenVerifier
     version: str
+    fleet: Fleet | None = None  # the in-process simulator of `serve`; None for `api`
 
 
 def services() -> Services:

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, RootModel
 
 from domain import values
 from domain.errors import InvalidValue
@@ -77,6 +77,9 @@ class UpdateLocationRequest(Request):
     status: ShortText | None = None
 
 
+AuthorizationKey = Annotated[str, Field(min_length=8, max_length=64, description="extension: HTTP Basic password")]
+
+
 class CreateChargerRequest(Request):
     identity: Identity
     brand_slug: Annotated[str, Field(min_length=1, max_length=100)]
@@ -87,6 +90,7 @@ class CreateChargerRequest(Request):
     charge_point_name: Text | None = None
     location_id: Annotated[str, Field(max_length=100)] | None = None
     location_name: Text | None = None
+    authorization_key: AuthorizationKey | None = None
 
 
 class UpdateChargerRequest(Request):
@@ -97,6 +101,9 @@ class UpdateChargerRequest(Request):
     ws_url: WsUrl | None = None
     location_id: Annotated[str, Field(max_length=100)] | None = None
     location_name: Text | None = None
+    authorization_key: Annotated[str, Field(max_length=64)] | None = Field(
+        default=None, description='extension: HTTP Basic password; "" removes it'
+    )
 
 
 class UpdateLocationChargerItem(UpdateChargerRequest):
@@ -140,6 +147,24 @@ class LocationChargersQuery(PageQuery):
     charger_ids: list[Annotated[str, Field(min_length=1, max_length=100)]] | None = Field(
         default=None, max_length=MAX_BULK
     )
+
+
+class ChargerLifecycleRequest(RootModel[dict[str, Any]]):
+    """Free-form JSON object (the SDK always sends at least {}); an absent body counts as {}."""
+
+
+class LocationLifecycleRequest(Request):
+    charger_ids: list[Annotated[str, Field(min_length=1, max_length=100)]] | None = Field(
+        default=None, max_length=MAX_BULK
+    )
+
+
+class LogQuery(Request):
+    start_date: datetime | None = None
+    end_date: datetime | None = None
+    event: Annotated[str, Field(max_length=100)] | None = None
+    limit: int = Field(default=100, ge=1, le=1000)
+    offset: int = Field(default=0, ge=0, le=10**12)
 
 
 class OrganizationRequest(Request):
@@ -284,3 +309,61 @@ class OrganizationResponse(Response):
 class OrganizationListResponse(Response):
     data: list[OrganizationResponse]
     total: int
+
+
+class QueuedCommandResponse(Response):
+    id: str
+    event_type: str
+    ocpp_version: str
+    payload: dict[str, Any]
+    status: str | None = Field(default=None, description="extension: queued | sent | completed | failed | expired")
+
+
+class CommandResponse(QueuedCommandResponse):
+    """Extension: a command record with its outcome."""
+
+    charger_id: str
+    result: dict[str, Any] | None = None
+    reason: str | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+
+class CommandListResponse(Response):
+    data: list[CommandResponse]
+    total: int
+    page: int
+    limit: int
+
+
+class LocationQueuedCommandResult(Response):
+    charger_id: str
+    identity: str
+    command: QueuedCommandResponse
+
+
+class LocationCommandFailure(Response):
+    identity: str | None = None
+    error: str
+
+
+class LocationCommandResponse(Response):
+    targeted_count: int
+    queued_count: int
+    failed_count: int
+    results: list[LocationQueuedCommandResult]
+    failed: list[LocationCommandFailure]
+
+
+class ChargerLogEntry(Response):
+    direction: str
+    action: str
+    message: str | None = None
+    timestamp: datetime | None = None
+
+
+class ChargerLogListResponse(Response):
+    data: list[ChargerLogEntry]
+    total: int
+    limit: int
+    offset: int

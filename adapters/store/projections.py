@@ -13,6 +13,9 @@ from typing import Any
 TENANT_TOPIC = "domain.tenant:Tenant.Registered"
 LOCATION_PREFIX = "domain.location:Location."
 CHARGER_PREFIX = "domain.charger:Charger."
+RUNTIME_PREFIX = "domain.runtime:ChargerRuntime."
+COMMAND_PREFIX = "domain.command:Command."
+FRAME_TOPIC = "domain.frames:FrameRecorded"
 
 
 def iso(moment: datetime) -> str:
@@ -80,15 +83,70 @@ def fold_charger(doc: dict | None, event: Any) -> dict | None:
             "current_type": model["current_type"],
             "ws_url": event.ws_url,
             "desired_state": "running",
+            "has_authorization_key": bool(getattr(event, "authorization_key", None)),
             "created_at": at,
             "updated_at": at,
         }
     if doc is None:
         return None
     if name == "Updated":
-        return {**doc, **event.changes, "updated_at": at}
+        changes = dict(event.changes)
+        if "authorization_key" in changes:  # sealed: the view only says whether there is one
+            changes["has_authorization_key"] = bool(changes.pop("authorization_key"))
+        return {**doc, **changes, "updated_at": at}
+    if name == "RuntimeWanted":
+        return {**doc, "desired_state": "running" if event.running else "stopped", "updated_at": at}
     if name == "Moved":
         return {**doc, "location_id": str(event.location_id), "updated_at": at}
     if name == "Deleted":
         return None
+    return doc
+
+
+def fold_runtime(doc: dict | None, event: Any) -> dict | None:
+    """The observed state a charger shows next to its desired state (runtime_status, connectors)."""
+    name = event_name(event)
+    if name == "Opened":
+        return {"charger_id": str(event.charger_id), "runtime_status": "stopped", "connected_at": None,
+                "heartbeat_interval": None, "connectors": {}}
+    if doc is None:
+        return None
+    if name == "Connecting":
+        return {**doc, "runtime_status": "connecting", "connected_at": None}
+    if name == "Connected":
+        return {**doc, "runtime_status": "connected", "connected_at": event.at}
+    if name == "Disconnected":
+        return {**doc, "runtime_status": "connecting", "connected_at": None}
+    if name == "BootAnswered":
+        status = {"Accepted": "booted", "Rejected": "rejected"}.get(event.status, "connected")
+        return {**doc, "runtime_status": status, "heartbeat_interval": event.interval}
+    if name == "ConnectorStatusChanged":
+        key = f"{event.evse_id}/{event.connector_id}"
+        connector = {"evse_id": event.evse_id, "connector_id": event.connector_id, "status": event.status,
+                     "error_code": event.error_code}
+        return {**doc, "connectors": {**doc["connectors"], key: connector}}
+    if name == "Stopped":
+        return {**doc, "runtime_status": "stopped", "connected_at": None}
+    return doc
+
+
+def fold_command(doc: dict | None, event: Any) -> dict | None:
+    """A command record: the QueuedCommandResponse fields plus its lifecycle."""
+    name = event_name(event)
+    at = iso(event.timestamp)
+    if name == "Requested":
+        return {"id": str(event.originator_id), "event_type": event.kind, "ocpp_version": event.ocpp_version,
+                "payload": event.payload, "charger_id": str(event.charger_id), "status": "queued",
+                "result": None, "reason": None, "message_id": None, "created_at": at, "updated_at": at}
+    if doc is None:
+        return None
+    if name == "Sent":
+        return {**doc, "status": "sent", "message_id": event.message_id, "updated_at": at}
+    if name == "Completed":
+        return {**doc, "status": "completed", "result": event.result, "updated_at": at}
+    if name == "Failed":
+        return {**doc, "status": "failed", "reason": event.reason, "result": event.result, "updated_at": at}
+    if name == "Expired":
+        return {**doc, "status": "expired", "reason": "expired: the charger did not come online in time",
+                "updated_at": at}
     return doc

@@ -21,10 +21,15 @@ import aiosqlite
 
 from adapters.store.projections import (
     CHARGER_PREFIX,
+    COMMAND_PREFIX,
+    FRAME_TOPIC,
     LOCATION_PREFIX,
+    RUNTIME_PREFIX,
     TENANT_TOPIC,
     fold_charger,
+    fold_command,
     fold_location,
+    fold_runtime,
     iso,
 )
 from application.gateway import Gateway
@@ -44,13 +49,47 @@ CREATE TABLE IF NOT EXISTS chargers (
 CREATE INDEX IF NOT EXISTS chargers_by_tenant ON chargers (tenant_id, created_at, id);
 CREATE INDEX IF NOT EXISTS chargers_by_location ON chargers (tenant_id, location_id, created_at, id);
 CREATE UNIQUE INDEX IF NOT EXISTS chargers_by_identity ON chargers (tenant_id, identity);
+CREATE TABLE IF NOT EXISTS runtimes (
+    id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, charger_id TEXT NOT NULL, doc TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS runtimes_by_charger ON runtimes (charger_id);
+CREATE TABLE IF NOT EXISTS commands (
+    id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, charger_id TEXT NOT NULL, created_at TEXT NOT NULL,
+    doc TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS commands_by_charger ON commands (tenant_id, charger_id, created_at, id);
+CREATE TABLE IF NOT EXISTS frames (
+    charger_id TEXT NOT NULL, seq INTEGER NOT NULL, tenant_id TEXT NOT NULL, at TEXT NOT NULL,
+    direction TEXT NOT NULL, action TEXT, message_id TEXT, raw TEXT NOT NULL, PRIMARY KEY (charger_id, seq)
+);
+CREATE INDEX IF NOT EXISTS frames_by_time ON frames (charger_id, at, seq);
 """
-VIEW_TABLES = ("tenants", "locations", "chargers")
+VIEW_TABLES = ("tenants", "locations", "chargers", "runtimes", "commands", "frames")
 TRACKING_NAME = "views"
-FOLDS: dict[str, tuple[str, Callable[[dict | None, Any], dict | None]]] = {
-    LOCATION_PREFIX: ("locations", fold_location),
-    CHARGER_PREFIX: ("chargers", fold_charger),
-}
+
+
+@dataclass(frozen=True)
+class TableFold:
+    """A view table folded from one aggregate's events: a row per aggregate, some doc keys as columns."""
+
+    table: str
+    prefix: str
+    fold: Callable[[dict | None, Any], dict | None]
+    columns: tuple[str, ...]
+
+
+TABLE_FOLDS = (
+    TableFold("locations", LOCATION_PREFIX, fold_location, ("name", "created_at")),
+    TableFold("chargers", CHARGER_PREFIX, fold_charger, ("location_id", "identity", "created_at")),
+    TableFold("runtimes", RUNTIME_PREFIX, fold_runtime, ("charger_id",)),
+    TableFold("commands", COMMAND_PREFIX, fold_command, ("charger_id", "created_at")),
+)
+FOLDED_PREFIXES = tuple(t.prefix for t in TABLE_FOLDS)
+CHARGER_SELECT = (
+    "SELECT c.doc AS doc, r.doc AS runtime, "
+    "(SELECT max(f.at) FROM frames f WHERE f.charger_id = c.id) AS last_frame_at "
+    "FROM chargers c LEFT JOIN runtimes r ON r.charger_id = c.id"
+)
 
 
 @dataclass(frozen=True)
@@ -165,37 +204,42 @@ class Views:
         events = [
             (n.topic, to_event(n))
             for n in notifications
-            if n.topic == TENANT_TOPIC or n.topic.startswith((LOCATION_PREFIX, CHARGER_PREFIX))
+            if n.topic in (TENANT_TOPIC, FRAME_TOPIC) or n.topic.startswith(FOLDED_PREFIXES)
         ]
         return notifications, events
 
     async def _fold(self, db: aiosqlite.Connection, events: list[tuple[str, Any]]) -> None:
         tenants: list[tuple[str, str]] = []
-        by_table: dict[str, list[Any]] = {"locations": [], "chargers": []}
-        folds: dict[str, Callable[[dict | None, Any], dict | None]] = {}
+        frames: list[tuple] = []
+        by_table: dict[TableFold, list[Any]] = {}
         for topic, event in events:
-            if topic == TENANT_TOPIC:
+            if topic == FRAME_TOPIC:
+                frames.append((str(event.charger_id), event.originator_version, event.meta["tenant_id"],
+                               iso(event.timestamp), event.direction, event.action, event.message_id, event.raw))
+            elif topic == TENANT_TOPIC:
                 tenants.append((event.org_id, iso(event.timestamp)))
-                continue
-            for prefix, (table, fold) in FOLDS.items():
-                if topic.startswith(prefix):
-                    by_table[table].append(event)
-                    folds[table] = fold
+            else:
+                table = next(t for t in TABLE_FOLDS if topic.startswith(t.prefix))
+                by_table.setdefault(table, []).append(event)
         if tenants:
             await db.executemany("INSERT OR IGNORE INTO tenants (org_id, registered_at) VALUES (?, ?)", tenants)
+        if frames:
+            await db.executemany(
+                "INSERT OR IGNORE INTO frames (charger_id, seq, tenant_id, at, direction, action, message_id, raw) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                frames,
+            )
         for table, table_events in by_table.items():
-            if table_events:
-                await self._fold_rows(db, table, folds[table], table_events)
+            await self._fold_rows(db, table, table_events)
 
-    async def _fold_rows(
-        self, db: aiosqlite.Connection, table: str, fold: Callable[[dict | None, Any], dict | None], events: list
-    ) -> None:
+    async def _fold_rows(self, db: aiosqlite.Connection, table: TableFold, events: list) -> None:
+        """Loads the rows the events touch, folds the events over them, writes them back in two statements."""
         ids = list(dict.fromkeys(str(e.originator_id) for e in events))
         docs: dict[str, dict | None] = {}
         tenant_of: dict[str, str] = {}
         for chunk in _chunks(ids, 500):
             marks = ",".join("?" * len(chunk))
-            sql = f"SELECT id, tenant_id, doc FROM {table} WHERE id IN ({marks})"  # noqa: S608
+            sql = f"SELECT id, tenant_id, doc FROM {table.table} WHERE id IN ({marks})"  # noqa: S608
             for row_id, tenant_id, doc in await db.execute_fetchall(sql, chunk):
                 docs[row_id] = json.loads(doc)
                 tenant_of[row_id] = tenant_id
@@ -203,24 +247,19 @@ class Views:
             key = str(event.originator_id)
             if hasattr(event, "tenant_id"):
                 tenant_of[key] = event.tenant_id
-            docs[key] = fold(docs.get(key), event)
-        upserts = [(key, tenant_of[key], doc) for key, doc in docs.items() if doc is not None]
+            docs[key] = table.fold(docs.get(key), event)
         deletes = [(key,) for key, doc in docs.items() if doc is None]
         if deletes:
-            await db.executemany(f"DELETE FROM {table} WHERE id = ?", deletes)  # noqa: S608
-        if not upserts:
-            return
-        if table == "locations":
-            await db.executemany(
-                "INSERT OR REPLACE INTO locations (id, tenant_id, name, created_at, doc) VALUES (?, ?, ?, ?, ?)",
-                [(k, t, d["name"], d["created_at"], json.dumps(d)) for k, t, d in upserts],
-            )
-        else:
-            await db.executemany(
-                "INSERT OR REPLACE INTO chargers (id, tenant_id, location_id, identity, created_at, doc) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                [(k, t, d["location_id"], d["identity"], d["created_at"], json.dumps(d)) for k, t, d in upserts],
-            )
+            await db.executemany(f"DELETE FROM {table.table} WHERE id = ?", deletes)  # noqa: S608
+        upserts = [
+            (key, tenant_of[key], *(doc[c] for c in table.columns), json.dumps(doc))
+            for key, doc in docs.items()
+            if doc is not None
+        ]
+        if upserts:
+            columns = ", ".join(("id", "tenant_id", *table.columns, "doc"))
+            marks = ", ".join("?" * (len(table.columns) + 3))
+            await db.executemany(f"INSERT OR REPLACE INTO {table.table} ({columns}) VALUES ({marks})", upserts)  # noqa: S608
 
     @staticmethod
     async def _tracked(db: aiosqlite.Connection) -> int:
@@ -251,22 +290,56 @@ class Views:
         location_id: str | None = None,
         keys: Iterable[str] | None = None,
     ) -> Page:
-        """Chargers of a tenant, optionally of one location and/or matching ids or identities."""
-        where, params = "tenant_id = ?", [tenant_id]
+        """Chargers of a tenant (with their runtime state), optionally of one location and/or by ids or identities."""
+        where, params = "c.tenant_id = ?", [tenant_id]
         if location_id is not None:
-            where += " AND location_id = ?"
+            where += " AND c.location_id = ?"
             params.append(location_id)
         if keys is not None:
             keys = list(keys)
             marks = ",".join("?" * len(keys))
-            where += f" AND (id IN ({marks}) OR identity IN ({marks}))"
+            where += f" AND (c.id IN ({marks}) OR c.identity IN ({marks}))"
             params += keys + keys
-        return await self._page("chargers", where, tuple(params), page, limit)
+        total = (await self._all(f"SELECT count(*) FROM chargers c WHERE {where}", tuple(params)))[0][0]  # noqa: S608
+        rows = await self._all(
+            f"{CHARGER_SELECT} WHERE {where} ORDER BY c.created_at, c.id LIMIT ? OFFSET ?",
+            (*params, limit, (page - 1) * limit),
+        )
+        return Page([_with_runtime(row) for row in rows], total)
 
     async def charger(self, tenant_id: str, key: str) -> dict | None:
-        """A charger by id, or else by identity (routes accept either)."""
-        doc = await self._doc("chargers", "tenant_id = ? AND id = ?", (tenant_id, key))
-        return doc or await self._doc("chargers", "tenant_id = ? AND identity = ?", (tenant_id, key))
+        """A charger by id, or else by identity (routes accept either), with its runtime state."""
+        for column in ("id", "identity"):
+            rows = await self._all(f"{CHARGER_SELECT} WHERE c.tenant_id = ? AND c.{column} = ?", (tenant_id, key))
+            if rows:
+                return _with_runtime(rows[0])
+        return None
+
+    async def logs(
+        self, tenant_id: str, charger_id: str, start: str | None, end: str | None, action: str | None,
+        limit: int, offset: int,
+    ) -> Page:
+        """A charger's frames, ascending by time, filtered by time range (inclusive) and action."""
+        where, params = "charger_id = ? AND tenant_id = ?", [charger_id, tenant_id]
+        for clause, value in (("at >= ?", start), ("at <= ?", end), ("action = ?", action)):
+            if value is not None:
+                where += f" AND {clause}"
+                params.append(value)
+        total = (await self._all(f"SELECT count(*) FROM frames WHERE {where}", tuple(params)))[0][0]  # noqa: S608
+        rows = await self._all(
+            f"SELECT direction, action, raw, at, message_id, seq FROM frames WHERE {where} "  # noqa: S608
+            "ORDER BY at, seq LIMIT ? OFFSET ?",
+            (*params, limit, offset),
+        )
+        entries = [{"direction": r["direction"], "action": r["action"] or "", "message": r["raw"],
+                    "timestamp": r["at"], "message_id": r["message_id"], "sequence": r["seq"]} for r in rows]
+        return Page(entries, total)
+
+    async def command(self, tenant_id: str, command_id: str) -> dict | None:
+        return await self._doc("commands", "tenant_id = ? AND id = ?", (tenant_id, command_id))
+
+    async def commands(self, tenant_id: str, charger_id: str, page: int, limit: int) -> Page:
+        return await self._page("commands", "tenant_id = ? AND charger_id = ?", (tenant_id, charger_id), page, limit)
 
     async def _page(self, table: str, where: str, params: tuple, page: int, limit: int) -> Page:
         total = (await self._all(f"SELECT count(*) FROM {table} WHERE {where}", params))[0][0]  # noqa: S608
@@ -288,6 +361,21 @@ class Views:
         """
         assert self._reader is not None
         return list(await self._reader.execute_fetchall(sql, params))
+
+
+def _with_runtime(row: aiosqlite.Row) -> dict:
+    """A charger's document with what the simulator observed of it."""
+    doc = json.loads(row["doc"])
+    runtime = json.loads(row["runtime"]) if row["runtime"] else {}
+    connectors = sorted(runtime.get("connectors", {}).values(), key=lambda c: (c["evse_id"], c["connector_id"]))
+    doc.update(
+        runtime_status=runtime.get("runtime_status", "stopped"),
+        connected_at=runtime.get("connected_at"),
+        last_frame_at=row["last_frame_at"],
+        heartbeat_interval=runtime.get("heartbeat_interval"),
+        connectors=connectors,
+    )
+    return doc
 
 
 def _chunks(items: list, size: int) -> Iterable[list]:

@@ -41,3 +41,11 @@ TERRA_184: dict[str, Any] = {
 
 def new_org() -> str:
     return f"org-{uuid4().hex[:8]}"
+
+
+RUNTIME_FIELDS = {"runtime_status", "connected_at", "last_frame_at", "heartbeat_interval", "connectors"}
+
+
+def desired(charger: Any) -> dict[str, Any]:
+    """A charger's desired state: what the API set, without what the simulator observes (it moves on its own)."""
+    return {key: value for key, value in charger.model_dump().items() if key not in RUNTIME_FIELDS}

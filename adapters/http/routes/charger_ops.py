@@ -51,6 +51,7 @@ async def create_charger(
             item.ws_url,
             item.ocpp_version,
             item.charge_point_name,
+            item.authorization_key,
         )
     except NotFound as error:
         raise _as_bad_request(error) from None
@@ -65,6 +66,7 @@ async def update_charger(actor: Actor, key: str, item: UpdateChargerRequest) -> 
         "connector_type": item.connector_type,
         "ocpp_version": item.ocpp_version,
         "ws_url": item.ws_url,
+        "authorization_key": item.authorization_key,
     }
     try:
         written = await run(services().gateway.update_charger, actor, charger_id, changes, location)

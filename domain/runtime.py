@@ -1,0 +1,79 @@
+"""What the simulator observed of one charger on the wire (the observed state; the Charger holds the desired one)."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import NAMESPACE_URL, UUID, uuid5
+
+from eventsourcing.domain import Aggregate, event
+
+STATUSES = ("stopped", "connecting", "connected", "booted", "rejected")
+
+
+def runtime_id(charger_id: UUID) -> UUID:
+    return uuid5(NAMESPACE_URL, f"/chargers/{charger_id}/runtime")
+
+
+def connector_key(evse_id: int, connector_id: int) -> str:
+    return f"{evse_id}/{connector_id}"
+
+
+class ChargerRuntime(Aggregate):
+    """Written by the simulator only, so it never races the API on the Charger's version."""
+
+    @staticmethod
+    def create_id(charger_id: UUID) -> UUID:
+        return runtime_id(charger_id)
+
+    @event("Opened")
+    def __init__(self, tenant_id: str, charger_id: UUID) -> None:
+        self.tenant_id = tenant_id
+        self.charger_id = charger_id
+        self.status = "stopped"
+        self.connected_at: str | None = None
+        self.heartbeat_interval: int | None = None
+        self.connectors: dict[str, dict[str, Any]] = {}
+        self.configuration: dict[str, str] = {}
+        self.local_list: dict[str, Any] = {"version": 0, "entries": []}
+
+    @event("Connecting")
+    def connecting(self, url: str) -> None:
+        self.status = "connecting"
+        self.connected_at = None
+
+    @event("Connected")
+    def connected(self, subprotocol: str, at: str) -> None:
+        self.status = "connected"
+        self.connected_at = at
+
+    @event("Disconnected")
+    def disconnected(self, code: int | None, reason: str) -> None:
+        self.status = "connecting"
+        self.connected_at = None
+
+    @event("BootAnswered")
+    def boot_answered(self, status: str, interval: int) -> None:
+        self.status = "booted" if status == "Accepted" else ("rejected" if status == "Rejected" else "connected")
+        self.heartbeat_interval = interval
+
+    @event("ConnectorStatusChanged")
+    def connector_status_changed(self, evse_id: int, connector_id: int, status: str, error_code: str | None) -> None:
+        self.connectors[connector_key(evse_id, connector_id)] = {
+            "evse_id": evse_id,
+            "connector_id": connector_id,
+            "status": status,
+            "error_code": error_code,
+        }
+
+    @event("ConfigurationChanged")
+    def configuration_changed(self, key: str, value: str, source: str) -> None:
+        self.configuration[key] = value
+
+    @event("LocalListChanged")
+    def local_list_changed(self, version: int, entries: list[dict[str, Any]]) -> None:
+        self.local_list = {"version": version, "entries": entries}
+
+    @event("Stopped")
+    def stopped(self, reason: str) -> None:
+        self.status = "stopped"
+        self.connected_at = None

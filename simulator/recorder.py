@@ -1,0 +1,91 @@
+"""Writes what the simulator observes (frames and runtime events) in batches, never blocking the wire."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import TYPE_CHECKING, Any
+
+from eventsourcing.persistence import IntegrityError
+
+from application.simulation import collect_observed
+from domain.frames import FrameRecorded
+from domain.runtime import ChargerRuntime
+
+if TYPE_CHECKING:
+    from application.gateway import Gateway
+
+log = logging.getLogger("ocpplab.simulator.recorder")
+FLUSH_INTERVAL = 0.1  # at most this much is lost on a hard crash
+MAX_BATCH = 5000
+
+
+class ObservationRecorder:
+    """One writer for the whole fleet: each flush saves everything buffered, in order, in one transaction."""
+
+    def __init__(self, gateway: Gateway, flush_interval: float = FLUSH_INTERVAL) -> None:
+        self.gateway = gateway
+        self.flush_interval = flush_interval
+        self._buffer: list[Any] = []
+        self._task: asyncio.Task | None = None
+        self._lock = asyncio.Lock()
+        self.recorded = 0
+        self.dropped = 0
+        self.failed_flushes = 0
+
+    def add_frame(self, frame: FrameRecorded) -> None:
+        self._buffer.append(frame)
+
+    def observe(self, runtime: ChargerRuntime) -> None:
+        """Queues the runtime aggregate's new events for the next flush."""
+        self._buffer.extend(collect_observed(runtime))
+
+    @property
+    def pending(self) -> int:
+        return len(self._buffer)
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="observation-recorder")
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self.flush_interval)
+            try:
+                await self.flush()
+            except Exception:
+                self.failed_flushes += 1
+                log.warning("could not record observations; retrying", exc_info=True)
+
+    async def flush(self) -> None:
+        async with self._lock:
+            while self._buffer:
+                batch, self._buffer = self._buffer[:MAX_BATCH], self._buffer[MAX_BATCH:]
+                try:
+                    await asyncio.to_thread(self.gateway.save, *batch)
+                except IntegrityError:
+                    await asyncio.to_thread(self._save_per_stream, batch)
+                except BaseException:
+                    self._buffer[:0] = batch  # retried first at the next flush: nothing is dropped
+                    raise
+                self.recorded += len(batch)
+
+    def _save_per_stream(self, batch: list[Any]) -> None:
+        """A version clash in one stream (another writer had it) must not hold back every other charger."""
+        streams: dict[Any, list[Any]] = {}
+        for event in batch:
+            streams.setdefault(event.originator_id, []).append(event)
+        for originator, events in streams.items():
+            try:
+                self.gateway.save(*events)
+            except IntegrityError:
+                self.dropped += len(events)
+                log.error("dropped %d event(s) of stream %s: another writer holds those versions", len(events),
+                          originator)
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        await self.flush()

@@ -1,0 +1,192 @@
+"""One charger's life on the wire: connect, boot, serve, and reconnect with backoff and jitter until stopped."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import logging
+import random
+import ssl
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
+
+from simulator.configuration import Configuration16, DeviceModel201
+from simulator.recorder import ObservationRecorder
+from simulator.station import ChargerSpec, now_iso
+from simulator.wire import FrameStream, RecordingConnection
+
+if TYPE_CHECKING:
+    from application.gateway import Gateway
+    from domain.runtime import ChargerRuntime
+
+log = logging.getLogger("ocpplab.simulator.runner")
+MAX_BACKOFF = 60.0
+
+
+def backoff_delay(attempt: int) -> float:
+    """1 s doubling to 60 s, with +-20 % jitter so a fleet does not reconnect in lockstep."""
+    return min(MAX_BACKOFF, 2.0 ** max(0, attempt - 1)) * random.uniform(0.8, 1.2)
+
+
+def build_station(spec: ChargerSpec, connection: RecordingConnection, runtime: ChargerRuntime,
+                  recorder: ObservationRecorder) -> Any:
+    """The charge point of the charger's OCPP version, behind the one Station interface."""
+    if spec.ocpp_version == "OCPP2.0.1":
+        from simulator.v201 import ChargePoint201
+
+        station: Any = ChargePoint201(spec.identity, connection, DeviceModel201(spec.model, spec.identity,
+                                                                                 runtime.configuration))
+    else:
+        from simulator.v16 import ChargePoint16
+
+        station = ChargePoint16(spec.identity, connection, Configuration16(spec.model, spec.identity,
+                                                                          runtime.configuration))
+    station.setup_station(spec, runtime, recorder)
+    return station
+
+
+class ChargerMemory:
+    """What outlives a runner within this process: the runtime aggregate and the frame stream's numbering.
+
+    A restarted runner (new ws_url, stop then start) must continue both, even before the last flush landed.
+    """
+
+    def __init__(self, spec: ChargerSpec) -> None:
+        self.spec = spec
+        self.runtime: ChargerRuntime | None = None
+        self.stream: FrameStream | None = None
+
+    async def load(self, gateway: Gateway, recorder: ObservationRecorder) -> tuple[ChargerRuntime, FrameStream]:
+        if self.runtime is None or self.stream is None:
+            spec = self.spec
+            self.runtime = await asyncio.to_thread(gateway.runtime_for, spec.tenant_id, spec.charger_id)
+            last_version = await asyncio.to_thread(gateway.last_frame_version, spec.charger_id)
+            self.stream = FrameStream(spec.charger_id, spec.tenant_id, recorder, last_version)
+        return self.runtime, self.stream
+
+
+class ChargerRunner:
+    """Keeps one simulated charge point connected while its charger is wanted running."""
+
+    def __init__(self, spec: ChargerSpec, gateway: Gateway, recorder: ObservationRecorder,
+                 authorization_key: str | None, memory: ChargerMemory, compression: bool = False,
+                 delay: Callable[[int], float] = backoff_delay) -> None:
+        self.spec = spec
+        self.memory = memory
+        self.gateway = gateway
+        self.recorder = recorder
+        self.authorization_key = authorization_key
+        self.compression = compression
+        self.delay = delay
+        self.station: Any = None
+        self._websocket: Any = None
+        self._task: asyncio.Task | None = None
+        self.runtime: ChargerRuntime | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name=f"charger:{self.spec.identity}")
+
+    async def stop(self, reason: str = "stopped") -> None:
+        """Closes the connection cleanly (code 1000) and stays down."""
+        if self._task is None:
+            return
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await self._task
+        self._task = None
+        if self.runtime is not None and self.runtime.status != "stopped":
+            self.runtime.stopped(reason)
+            self.recorder.observe(self.runtime)
+
+    def reset(self) -> bool:
+        """Closes the connection and reconnects at once (a reboot). False when not connected."""
+        if self.station is None:
+            return False
+        self.station.request_close("reset")
+        return True
+
+    @property
+    def connected(self) -> bool:
+        return self.station is not None
+
+    async def _run(self) -> None:
+        spec = self.spec
+        self.runtime, stream = await self.memory.load(self.gateway, self.recorder)
+        attempt = 0
+        try:
+            while True:
+                self._observe("connecting", spec.url)
+                websocket = await self._connect()
+                if websocket is None:
+                    attempt += 1
+                    await asyncio.sleep(self.delay(attempt))
+                    continue
+                attempt = 0
+                self._observe("connected", websocket.subprotocol, now_iso())
+                code, reason = await self._serve(websocket, stream)
+                reset = self.station is not None and self.station.close_requested == "reset"
+                self.station = None
+                self._observe("disconnected", code, reason)
+                if not reset:
+                    attempt += 1
+                    await asyncio.sleep(self.delay(attempt))
+        finally:
+            if self._websocket is not None:
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(self._websocket.close(1000, "charger stopped"), 5)
+            self.station = None
+
+    async def _connect(self) -> Any:
+        spec = self.spec
+        headers = {}
+        if self.authorization_key:
+            token = base64.b64encode(f"{spec.identity}:{self.authorization_key}".encode()).decode()
+            headers["Authorization"] = f"Basic {token}"
+        try:
+            websocket = await connect(
+                spec.url,
+                subprotocols=[spec.subprotocol],  # type: ignore[list-item]
+                additional_headers=headers,
+                compression="deflate" if self.compression else None,
+                ssl=ssl.create_default_context() if spec.url.startswith("wss://") else None,
+                proxy=None,
+                open_timeout=10,
+                ping_interval=None,
+                close_timeout=5,
+                user_agent_header=f"ocpplab-gateway {spec.model.get('brand_name', '')}".strip(),
+            )
+        except (OSError, InvalidHandshake, InvalidURI, TimeoutError) as error:
+            log.info("%s: cannot connect to %s: %s", spec.identity, spec.url, error)
+            return None
+        if websocket.subprotocol != spec.subprotocol:
+            log.warning("%s: the CSMS did not accept subprotocol %s", spec.identity, spec.subprotocol)
+            await websocket.close(1002, "subprotocol not accepted")
+            return None
+        return websocket
+
+    async def _serve(self, websocket: Any, stream: FrameStream) -> tuple[int | None, str]:
+        assert self.runtime is not None
+        self._websocket = websocket
+        self.station = build_station(self.spec, RecordingConnection(websocket, stream), self.runtime, self.recorder)
+        try:
+            await self.station.run_session()
+        except ConnectionClosed:
+            pass
+        except Exception:
+            log.warning("%s: session ended by an error", self.spec.identity, exc_info=True)
+        finally:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(websocket.close(1000, self.station.close_requested or ""), 5)
+            self._websocket = None
+        close = websocket.close_rcvd or websocket.close_sent
+        return (close.code, close.reason) if close else (None, "connection lost")
+
+    def _observe(self, observation: str, *details: Any) -> None:
+        """Records an observation on the runtime aggregate (a ChargerRuntime method) for the next flush."""
+        assert self.runtime is not None
+        getattr(self.runtime, observation)(*details)
+        self.recorder.observe(self.runtime)

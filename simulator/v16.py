@@ -1,0 +1,330 @@
+"""An OCPP 1.6J charge point: the Core, Local Auth List, Reservation, Smart Charging, Remote Trigger and
+Firmware Management profiles as a well-behaved station answers them."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from typing import Any
+
+from ocpp.routing import on
+from ocpp.v16 import ChargePoint, call, call_result
+from ocpp.v16.enums import Action
+
+from simulator.configuration import Configuration16
+from simulator.station import Connector, Station, now_iso
+
+RESERVABLE = ("Available",)
+
+
+class ChargePoint16(Station, ChargePoint):
+    """Speaks OCPP 1.6J; connector 0 stands for the whole charge point."""
+
+    def __init__(self, identity: str, connection: Any, configuration: Configuration16) -> None:
+        super().__init__(identity, connection, response_timeout=30)
+        self.configuration = configuration
+        self.profiles: dict[int, dict[str, Any]] = {}
+        self.auth_cache: dict[str, str] = {}
+        self._transaction_ids = itertools.count(1)
+
+    # -- what the station sends ------------------------------------------------------------------------
+
+    def initial_connectors(self) -> dict[tuple[int, int], Connector]:
+        count = int(self.spec.model.get("connector_count", 1))
+        return {(n, n): Connector(evse_id=n, connector_id=n) for n in range(0, count + 1)}
+
+    def configured_heartbeat(self) -> int:
+        return self.configuration.int_value("HeartbeatInterval", 60)
+
+    def status_targets(self) -> list[Connector]:
+        return [self.connectors[key] for key in sorted(self.connectors)]
+
+    async def send_boot(self) -> tuple[str, int]:
+        model = self.spec.model
+        answer = await self.call(
+            call.BootNotification(
+                charge_point_vendor=model.get("brand_name", "OCPPLAB")[:20],
+                charge_point_model=model.get("model_name", "Simulator")[:20],
+                charge_point_serial_number=self.spec.identity[:25],
+                charge_box_serial_number=self.spec.identity[:25],
+                firmware_version=str(model.get("firmware_version", "1.0.0"))[:50],
+            )
+        )
+        if answer is None:
+            return "CallError", 0
+        return answer.status, int(answer.interval)
+
+    async def send_heartbeat(self) -> None:
+        await self.call(call.Heartbeat())
+
+    async def send_status(self, connector: Connector) -> None:
+        await self.call(
+            call.StatusNotification(
+                connector_id=connector.connector_id,
+                error_code=connector.error_code,
+                status=connector.status,
+                timestamp=now_iso(),
+            )
+        )
+
+    def set_heartbeat_interval(self, seconds: int) -> None:
+        super().set_heartbeat_interval(seconds)
+        self.configuration.change("HeartbeatInterval", str(seconds))
+
+    # -- transactions (the minimal flow; sessions with meter values arrive with the commands) -----------
+
+    async def start_transaction(self, connector: Connector, id_tag: str) -> bool:
+        if connector.status == "Available":
+            await self.set_status(connector, "Preparing")
+        answer = await self.call(
+            call.StartTransaction(
+                connector_id=connector.connector_id, id_tag=id_tag, meter_start=connector.meter_wh, timestamp=now_iso()
+            )
+        )
+        if answer is None or answer.id_tag_info.get("status") != "Accepted":
+            if answer is not None:
+                await self.stop_transaction(connector, "DeAuthorized", str(answer.transaction_id))
+            else:
+                await self.set_status(connector, "Available")
+            return False
+        connector.transaction_id, connector.id_tag = str(answer.transaction_id), id_tag
+        await self.set_status(connector, "Charging")
+        return True
+
+    async def stop_transaction(self, connector: Connector, reason: str, transaction_id: str | None = None) -> None:
+        transaction = transaction_id or connector.transaction_id
+        if transaction is None:
+            return
+        connector.transaction_id = None
+        await self.call(
+            call.StopTransaction(
+                meter_stop=connector.meter_wh,
+                timestamp=now_iso(),
+                transaction_id=int(transaction),
+                reason=reason,
+                id_tag=connector.id_tag,
+            )
+        )
+        connector.id_tag = None
+        await self.set_status(connector, "Finishing")
+
+    def transaction_connector(self, transaction_id: int | str) -> Connector | None:
+        return next((c for c in self.connectors.values() if c.transaction_id == str(transaction_id)), None)
+
+    # -- what the CSMS asks ----------------------------------------------------------------------------
+
+    @on(Action.remote_start_transaction)
+    def on_remote_start_transaction(self, id_tag: str, connector_id: int | None = None, **_: Any):
+        connector = self.connectors.get((connector_id, connector_id)) if connector_id else self._free_connector()
+        if connector is None or connector.connector_id == 0 or connector.status not in ("Available", "Preparing"):
+            return call_result.RemoteStartTransaction(status="Rejected")
+        self.after(self.start_transaction(connector, id_tag))
+        return call_result.RemoteStartTransaction(status="Accepted")
+
+    @on(Action.remote_stop_transaction)
+    def on_remote_stop_transaction(self, transaction_id: int, **_: Any):
+        connector = self.transaction_connector(transaction_id)
+        if connector is None:
+            return call_result.RemoteStopTransaction(status="Rejected")
+        self.after(self.stop_transaction(connector, "Remote"))
+        return call_result.RemoteStopTransaction(status="Accepted")
+
+    @on(Action.reset)
+    def on_reset(self, type: str, **_: Any):
+        self.after(self._reset(type))
+        return call_result.Reset(status="Accepted")
+
+    async def _reset(self, kind: str) -> None:
+        for connector in self.connectors.values():
+            if connector.transaction_id:
+                await self.stop_transaction(connector, "HardReset" if kind == "Hard" else "SoftReset")
+        self.request_close("reset")
+
+    @on(Action.change_configuration)
+    def on_change_configuration(self, key: str, value: str, **_: Any):
+        status = self.configuration.change(key, value)
+        if status in ("Accepted", "RebootRequired"):
+            self.observe("configuration_changed", key, value, "csms")
+            if key == "HeartbeatInterval":
+                super().set_heartbeat_interval(int(value))
+        return call_result.ChangeConfiguration(status=status)
+
+    @on(Action.get_configuration)
+    def on_get_configuration(self, key: list[str] | None = None, **_: Any):
+        known, unknown = self.configuration.get(key or None)
+        entries = [{"key": e.key, "readonly": e.readonly, **({"value": e.value} if e.value is not None else {})}
+                   for e in known]
+        return call_result.GetConfiguration(configuration_key=entries, unknown_key=unknown or None)
+
+    @on(Action.clear_cache)
+    def on_clear_cache(self, **_: Any):
+        self.auth_cache.clear()
+        return call_result.ClearCache(status="Accepted")
+
+    @on(Action.send_local_list)
+    def on_send_local_list(self, list_version: int, update_type: str, local_authorization_list=None, **_: Any):
+        if not self.configuration.bool_value("LocalAuthListEnabled", True):
+            return call_result.SendLocalList(status="NotSupported")
+        current = self.runtime.local_list
+        entries = {e["id_tag"]: e for e in current["entries"]} if update_type == "Differential" else {}
+        if update_type == "Differential" and list_version <= current["version"]:
+            return call_result.SendLocalList(status="VersionMismatch")
+        for entry in local_authorization_list or []:
+            if entry.get("id_tag_info") is None:
+                entries.pop(entry["id_tag"], None)
+            else:
+                entries[entry["id_tag"]] = {"id_tag": entry["id_tag"], **entry["id_tag_info"]}
+        merged = list(entries.values())
+        self.observe("local_list_changed", list_version, merged)
+        return call_result.SendLocalList(status="Accepted")
+
+    @on(Action.get_local_list_version)
+    def on_get_local_list_version(self, **_: Any):
+        enabled = self.configuration.bool_value("LocalAuthListEnabled", True)
+        return call_result.GetLocalListVersion(list_version=self.runtime.local_list["version"] if enabled else -1)
+
+    @on(Action.unlock_connector)
+    def on_unlock_connector(self, connector_id: int, **_: Any):
+        connector = self.connectors.get((connector_id, connector_id))
+        if connector is None or connector_id == 0:
+            return call_result.UnlockConnector(status="NotSupported")
+        self.after(self._unlock(connector))
+        return call_result.UnlockConnector(status="Unlocked")
+
+    async def _unlock(self, connector: Connector) -> None:
+        if connector.transaction_id:
+            await self.stop_transaction(connector, "UnlockCommand")
+        if connector.status != "Available":
+            await self.set_status(connector, "Available")
+
+    @on(Action.trigger_message)
+    def on_trigger_message(self, requested_message: str, connector_id: int | None = None, **_: Any):
+        senders = {
+            "BootNotification": self.send_boot,
+            "Heartbeat": self.send_heartbeat,
+            "StatusNotification": lambda: self._status_of(connector_id),
+            "DiagnosticsStatusNotification": lambda: self.call(call.DiagnosticsStatusNotification(status="Idle")),
+            "FirmwareStatusNotification": lambda: self.call(call.FirmwareStatusNotification(status="Idle")),
+            "MeterValues": lambda: self._meter_values(connector_id),
+        }
+        if requested_message not in senders:
+            return call_result.TriggerMessage(status="NotImplemented")
+        if connector_id is not None and (connector_id, connector_id) not in self.connectors:
+            return call_result.TriggerMessage(status="Rejected")
+        self.after(senders[requested_message]())
+        return call_result.TriggerMessage(status="Accepted")
+
+    async def _status_of(self, connector_id: int | None) -> None:
+        targets = [self.connectors[(connector_id, connector_id)]] if connector_id is not None else self.status_targets()
+        for connector in targets:
+            await self.send_status(connector)
+
+    async def _meter_values(self, connector_id: int | None) -> None:
+        connector = self.connectors.get((connector_id or 1, connector_id or 1))
+        if connector is None:
+            return
+        sample = {"timestamp": now_iso(), "sampled_value": [
+            {"value": str(connector.meter_wh), "measurand": "Energy.Active.Import.Register", "unit": "Wh"}]}
+        transaction = int(connector.transaction_id) if connector.transaction_id else None
+        await self.call(
+            call.MeterValues(connector_id=connector.connector_id, meter_value=[sample], transaction_id=transaction)
+        )
+
+    @on(Action.change_availability)
+    def on_change_availability(self, connector_id: int, type: str, **_: Any):
+        targets = list(self.connectors.values()) if connector_id == 0 else (
+            [self.connectors[(connector_id, connector_id)]] if (connector_id, connector_id) in self.connectors else [])
+        if not targets:
+            return call_result.ChangeAvailability(status="Rejected")
+        if any(c.transaction_id for c in targets):
+            return call_result.ChangeAvailability(status="Scheduled")
+        status = "Unavailable" if type == "Inoperative" else "Available"
+        self.after(self._set_all(targets, status))
+        return call_result.ChangeAvailability(status="Accepted")
+
+    async def _set_all(self, targets: list[Connector], status: str) -> None:
+        for connector in targets:
+            if connector.status != status:
+                await self.set_status(connector, status)
+
+    @on(Action.data_transfer)
+    def on_data_transfer(self, vendor_id: str, **_: Any):
+        return call_result.DataTransfer(status="UnknownVendorId")
+
+    @on(Action.reserve_now)
+    def on_reserve_now(self, connector_id: int, expiry_date: str, id_tag: str, reservation_id: int, **_: Any):
+        connector = self.connectors.get((connector_id, connector_id)) if connector_id else self._free_connector()
+        if connector is None:
+            return call_result.ReserveNow(status="Rejected")
+        if connector.status == "Faulted":
+            return call_result.ReserveNow(status="Faulted")
+        if connector.status == "Unavailable":
+            return call_result.ReserveNow(status="Unavailable")
+        if connector.status not in RESERVABLE and connector.reservation_id != reservation_id:
+            return call_result.ReserveNow(status="Occupied")
+        connector.reservation_id = reservation_id
+        if connector.connector_id != 0:
+            self.after(self.set_status(connector, "Reserved"))
+        return call_result.ReserveNow(status="Accepted")
+
+    @on(Action.cancel_reservation)
+    def on_cancel_reservation(self, reservation_id: int, **_: Any):
+        connector = next((c for c in self.connectors.values() if c.reservation_id == reservation_id), None)
+        if connector is None:
+            return call_result.CancelReservation(status="Rejected")
+        connector.reservation_id = None
+        if connector.status == "Reserved":
+            self.after(self.set_status(connector, "Available"))
+        return call_result.CancelReservation(status="Accepted")
+
+    @on(Action.set_charging_profile)
+    def on_set_charging_profile(self, connector_id: int, cs_charging_profiles: dict[str, Any], **_: Any):
+        if connector_id != 0 and (connector_id, connector_id) not in self.connectors:
+            return call_result.SetChargingProfile(status="Rejected")
+        self.profiles[cs_charging_profiles["charging_profile_id"]] = {"connector_id": connector_id,
+                                                                       **cs_charging_profiles}
+        return call_result.SetChargingProfile(status="Accepted")
+
+    @on(Action.clear_charging_profile)
+    def on_clear_charging_profile(self, id: int | None = None, **criteria: Any):
+        doomed = [key for key, profile in self.profiles.items() if (id is None or key == id) and all(
+            profile.get(name) == value for name, value in criteria.items()
+            if name in ("connector_id", "stack_level") and value is not None)]
+        for key in doomed:
+            del self.profiles[key]
+        return call_result.ClearChargingProfile(status="Accepted" if doomed else "Unknown")
+
+    @on(Action.get_composite_schedule)
+    def on_get_composite_schedule(self, connector_id: int, duration: int, charging_rate_unit: str | None = None,
+                                  **_: Any):
+        if (connector_id, connector_id) not in self.connectors:
+            return call_result.GetCompositeSchedule(status="Rejected")
+        limit = float(self.spec.model.get("max_power_w", 22000))
+        unit = charging_rate_unit or "W"
+        if unit == "A":
+            limit = round(limit / 230 / max(1, int(self.spec.model.get("phases", 3) or 1)), 1)
+        return call_result.GetCompositeSchedule(
+            status="Accepted", connector_id=connector_id, schedule_start=now_iso(),
+            charging_schedule={"duration": duration, "charging_rate_unit": unit,
+                               "charging_schedule_period": [{"start_period": 0, "limit": limit}]},
+        )
+
+    @on(Action.get_diagnostics)
+    def on_get_diagnostics(self, location: str, **_: Any):
+        name = f"diagnostics-{self.spec.identity}.log"
+        self.after(self._notify_sequence(call.DiagnosticsStatusNotification, ("Uploading", "Uploaded")))
+        return call_result.GetDiagnostics(file_name=name)
+
+    @on(Action.update_firmware)
+    def on_update_firmware(self, location: str, retrieve_date: str, **_: Any):
+        self.after(self._notify_sequence(call.FirmwareStatusNotification,
+                                         ("Downloading", "Downloaded", "Installing", "Installed")))
+        return call_result.UpdateFirmware()
+
+    async def _notify_sequence(self, message: Any, statuses: tuple[str, ...]) -> None:
+        for status in statuses:
+            await asyncio.sleep(0.2)
+            await self.call(message(status=status))
+
+    def _free_connector(self) -> Connector | None:
+        return next((c for key, c in sorted(self.connectors.items()) if key[0] and c.status == "Available"), None)
