@@ -155,7 +155,15 @@ class Gateway(LifecycleUseCases, SimulatorUseCases, Application[UUID]):
                 raise Conflict(f"a charger with identity '{identity}' already exists")
             location = self._owned(Location, actor, location_id, "location")
             charger, index = register_charger(
-                actor.tenant_id, location, index, identity, model, connector_type, ocpp_version, ws_url, name,
+                actor.tenant_id,
+                location,
+                index,
+                identity,
+                model,
+                connector_type,
+                ocpp_version,
+                ws_url,
+                name,
                 self._sealed(authorization_key),
             )
             return Written(charger.id, self._save(actor, charger, index, location))

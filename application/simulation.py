@@ -93,7 +93,11 @@ class SimulatorUseCases:
         return self._get_or_none(Command, command_id)
 
     def finish_command(
-        self: Gateway, command_id: UUID, *, result: dict[str, Any] | None = None, reason: str | None = None,
+        self: Gateway,
+        command_id: UUID,
+        *,
+        result: dict[str, Any] | None = None,
+        reason: str | None = None,
         expired: bool = False,
     ) -> int | None:
         """Records a command's outcome once; a command already finished stays as it was."""
@@ -107,7 +111,6 @@ class SimulatorUseCases:
         else:
             command.complete(result or {})
         return self._save(simulator_actor(command.tenant_id, str(command.id)), command)
-
 
 
 def collect_observed(runtime: ChargerRuntime) -> list[Any]:

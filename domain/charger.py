@@ -13,7 +13,6 @@ from domain.errors import Conflict, Deleted, InvalidValue, NotFound
 from domain.location import Location
 
 
-
 class IdentityIndex(Aggregate):
     """Which charger holds an identity in a tenant: uniqueness becomes an optimistic-concurrency check."""
 

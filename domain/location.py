@@ -11,7 +11,6 @@ from domain import values
 from domain.errors import Conflict, Deleted, InvalidValue
 
 
-
 def _normalize(field: str, value: Any) -> Any:
     """Validates one location field and returns it in its stored form."""
     if field in ("name", "address", "city"):

@@ -45,8 +45,15 @@ class PendingCommand:
 class Fleet:
     """Runs the charge points of one worker (shard `index` of `workers`)."""
 
-    def __init__(self, gateway: Gateway, *, index: int = 0, workers: int = 1, poll_interval: float = 0.2,
-                 compression: bool = False) -> None:
+    def __init__(
+        self,
+        gateway: Gateway,
+        *,
+        index: int = 0,
+        workers: int = 1,
+        poll_interval: float = 0.2,
+        compression: bool = False,
+    ) -> None:
         self.gateway = gateway
         self.index, self.workers = index, workers
         self.poll_interval = poll_interval
@@ -138,8 +145,12 @@ class Fleet:
         spec = self.specs.get(charger_id)
         if name == "Charger.Registered":
             self.specs[charger_id] = ChargerSpec(
-                charger_id=charger_id, tenant_id=event.tenant_id, identity=event.identity, ws_url=event.ws_url,
-                ocpp_version=event.ocpp_version, model=event.model,
+                charger_id=charger_id,
+                tenant_id=event.tenant_id,
+                identity=event.identity,
+                ws_url=event.ws_url,
+                ocpp_version=event.ocpp_version,
+                model=event.model,
                 authorization_key=getattr(event, "authorization_key", None),
             )
         elif spec is None:
@@ -158,7 +169,8 @@ class Fleet:
         if name == "Command.Requested":
             if event.kind in LIFECYCLE and self.owns(event.charger_id):
                 self.pending[event.originator_id] = PendingCommand(
-                    event.originator_id, event.charger_id, event.kind, event.timestamp, event.payload)
+                    event.originator_id, event.charger_id, event.kind, event.timestamp, event.payload
+                )
         else:
             self.pending.pop(event.originator_id, None)
         return set()
@@ -187,8 +199,9 @@ class Fleet:
         try:
             return self.gateway.secrets.unseal(spec.authorization_key)
         except Exception:  # noqa: BLE001 - a key sealed with another secret key: connect without it
-            log.error("%s: cannot unseal the authorization key (is OCPPLAB_SECRET_KEY the same everywhere?)",
-                      spec.identity)
+            log.error(
+                "%s: cannot unseal the authorization key (is OCPPLAB_SECRET_KEY the same everywhere?)", spec.identity
+            )
             return None
 
     async def _run_commands(self) -> None:
@@ -230,8 +243,12 @@ async def start_notify_listener(gateway: Gateway, wake: Any) -> asyncio.Task | N
         while True:
             try:
                 async with await psycopg.AsyncConnection.connect(
-                    dbname=env["POSTGRES_DBNAME"], host=env.get("POSTGRES_HOST"), port=env.get("POSTGRES_PORT"),
-                    user=env.get("POSTGRES_USER"), password=env.get("POSTGRES_PASSWORD") or None, autocommit=True,
+                    dbname=env["POSTGRES_DBNAME"],
+                    host=env.get("POSTGRES_HOST"),
+                    port=env.get("POSTGRES_PORT"),
+                    user=env.get("POSTGRES_USER"),
+                    password=env.get("POSTGRES_PASSWORD") or None,
+                    autocommit=True,
                 ) as connection:
                     await connection.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
                     async for _ in connection.notifies():

@@ -80,8 +80,9 @@ class ObservationRecorder:
                 self.gateway.save(*events)
             except IntegrityError:
                 self.dropped += len(events)
-                log.error("dropped %d event(s) of stream %s: another writer holds those versions", len(events),
-                          originator)
+                log.error(
+                    "dropped %d event(s) of stream %s: another writer holds those versions", len(events), originator
+                )
 
     async def close(self) -> None:
         if self._task is not None:

@@ -32,19 +32,22 @@ def backoff_delay(attempt: int) -> float:
     return min(MAX_BACKOFF, 2.0 ** max(0, attempt - 1)) * random.uniform(0.8, 1.2)
 
 
-def build_station(spec: ChargerSpec, connection: RecordingConnection, runtime: ChargerRuntime,
-                  recorder: ObservationRecorder) -> Any:
+def build_station(
+    spec: ChargerSpec, connection: RecordingConnection, runtime: ChargerRuntime, recorder: ObservationRecorder
+) -> Any:
     """The charge point of the charger's OCPP version, behind the one Station interface."""
     if spec.ocpp_version == "OCPP2.0.1":
         from simulator.v201 import ChargePoint201
 
-        station: Any = ChargePoint201(spec.identity, connection, DeviceModel201(spec.model, spec.identity,
-                                                                                 runtime.configuration))
+        station: Any = ChargePoint201(
+            spec.identity, connection, DeviceModel201(spec.model, spec.identity, runtime.configuration)
+        )
     else:
         from simulator.v16 import ChargePoint16
 
-        station = ChargePoint16(spec.identity, connection, Configuration16(spec.model, spec.identity,
-                                                                          runtime.configuration))
+        station = ChargePoint16(
+            spec.identity, connection, Configuration16(spec.model, spec.identity, runtime.configuration)
+        )
     station.setup_station(spec, runtime, recorder)
     return station
 
@@ -72,9 +75,16 @@ class ChargerMemory:
 class ChargerRunner:
     """Keeps one simulated charge point connected while its charger is wanted running."""
 
-    def __init__(self, spec: ChargerSpec, gateway: Gateway, recorder: ObservationRecorder,
-                 authorization_key: str | None, memory: ChargerMemory, compression: bool = False,
-                 delay: Callable[[int], float] = backoff_delay) -> None:
+    def __init__(
+        self,
+        spec: ChargerSpec,
+        gateway: Gateway,
+        recorder: ObservationRecorder,
+        authorization_key: str | None,
+        memory: ChargerMemory,
+        compression: bool = False,
+        delay: Callable[[int], float] = backoff_delay,
+    ) -> None:
         self.spec = spec
         self.memory = memory
         self.gateway = gateway

@@ -167,8 +167,13 @@ class Station:
     async def report_status(self, connector: Connector) -> None:
         await self.send_status(connector)
         if (connector.status, connector.error_code) != self._observed_status(connector):
-            self.observe("connector_status_changed", connector.evse_id, connector.connector_id, connector.status,
-                         connector.error_code)
+            self.observe(
+                "connector_status_changed",
+                connector.evse_id,
+                connector.connector_id,
+                connector.status,
+                connector.error_code,
+            )
 
     async def set_status(self, connector: Connector, status: str, error_code: str = "NoError") -> None:
         connector.status, connector.error_code = status, error_code

@@ -152,8 +152,9 @@ class ChargePoint16(Station, ChargePoint):
     @on(Action.get_configuration)
     def on_get_configuration(self, key: list[str] | None = None, **_: Any):
         known, unknown = self.configuration.get(key or None)
-        entries = [{"key": e.key, "readonly": e.readonly, **({"value": e.value} if e.value is not None else {})}
-                   for e in known]
+        entries = [
+            {"key": e.key, "readonly": e.readonly, **({"value": e.value} if e.value is not None else {})} for e in known
+        ]
         return call_result.GetConfiguration(configuration_key=entries, unknown_key=unknown or None)
 
     @on(Action.clear_cache)
@@ -223,8 +224,12 @@ class ChargePoint16(Station, ChargePoint):
         connector = self.connectors.get((connector_id or 1, connector_id or 1))
         if connector is None:
             return
-        sample = {"timestamp": now_iso(), "sampled_value": [
-            {"value": str(connector.meter_wh), "measurand": "Energy.Active.Import.Register", "unit": "Wh"}]}
+        sample = {
+            "timestamp": now_iso(),
+            "sampled_value": [
+                {"value": str(connector.meter_wh), "measurand": "Energy.Active.Import.Register", "unit": "Wh"}
+            ],
+        }
         transaction = int(connector.transaction_id) if connector.transaction_id else None
         await self.call(
             call.MeterValues(connector_id=connector.connector_id, meter_value=[sample], transaction_id=transaction)
@@ -232,8 +237,15 @@ class ChargePoint16(Station, ChargePoint):
 
     @on(Action.change_availability)
     def on_change_availability(self, connector_id: int, type: str, **_: Any):
-        targets = list(self.connectors.values()) if connector_id == 0 else (
-            [self.connectors[(connector_id, connector_id)]] if (connector_id, connector_id) in self.connectors else [])
+        targets = (
+            list(self.connectors.values())
+            if connector_id == 0
+            else (
+                [self.connectors[(connector_id, connector_id)]]
+                if (connector_id, connector_id) in self.connectors
+                else []
+            )
+        )
         if not targets:
             return call_result.ChangeAvailability(status="Rejected")
         if any(c.transaction_id for c in targets):
@@ -281,22 +293,32 @@ class ChargePoint16(Station, ChargePoint):
     def on_set_charging_profile(self, connector_id: int, cs_charging_profiles: dict[str, Any], **_: Any):
         if connector_id != 0 and (connector_id, connector_id) not in self.connectors:
             return call_result.SetChargingProfile(status="Rejected")
-        self.profiles[cs_charging_profiles["charging_profile_id"]] = {"connector_id": connector_id,
-                                                                       **cs_charging_profiles}
+        self.profiles[cs_charging_profiles["charging_profile_id"]] = {
+            "connector_id": connector_id,
+            **cs_charging_profiles,
+        }
         return call_result.SetChargingProfile(status="Accepted")
 
     @on(Action.clear_charging_profile)
     def on_clear_charging_profile(self, id: int | None = None, **criteria: Any):
-        doomed = [key for key, profile in self.profiles.items() if (id is None or key == id) and all(
-            profile.get(name) == value for name, value in criteria.items()
-            if name in ("connector_id", "stack_level") and value is not None)]
+        doomed = [
+            key
+            for key, profile in self.profiles.items()
+            if (id is None or key == id)
+            and all(
+                profile.get(name) == value
+                for name, value in criteria.items()
+                if name in ("connector_id", "stack_level") and value is not None
+            )
+        ]
         for key in doomed:
             del self.profiles[key]
         return call_result.ClearChargingProfile(status="Accepted" if doomed else "Unknown")
 
     @on(Action.get_composite_schedule)
-    def on_get_composite_schedule(self, connector_id: int, duration: int, charging_rate_unit: str | None = None,
-                                  **_: Any):
+    def on_get_composite_schedule(
+        self, connector_id: int, duration: int, charging_rate_unit: str | None = None, **_: Any
+    ):
         if (connector_id, connector_id) not in self.connectors:
             return call_result.GetCompositeSchedule(status="Rejected")
         limit = float(self.spec.model.get("max_power_w", 22000))
@@ -304,9 +326,14 @@ class ChargePoint16(Station, ChargePoint):
         if unit == "A":
             limit = round(limit / 230 / max(1, int(self.spec.model.get("phases", 3) or 1)), 1)
         return call_result.GetCompositeSchedule(
-            status="Accepted", connector_id=connector_id, schedule_start=now_iso(),
-            charging_schedule={"duration": duration, "charging_rate_unit": unit,
-                               "charging_schedule_period": [{"start_period": 0, "limit": limit}]},
+            status="Accepted",
+            connector_id=connector_id,
+            schedule_start=now_iso(),
+            charging_schedule={
+                "duration": duration,
+                "charging_rate_unit": unit,
+                "charging_schedule_period": [{"start_period": 0, "limit": limit}],
+            },
         )
 
     @on(Action.get_diagnostics)
@@ -317,8 +344,11 @@ class ChargePoint16(Station, ChargePoint):
 
     @on(Action.update_firmware)
     def on_update_firmware(self, location: str, retrieve_date: str, **_: Any):
-        self.after(self._notify_sequence(call.FirmwareStatusNotification,
-                                         ("Downloading", "Downloaded", "Installing", "Installed")))
+        self.after(
+            self._notify_sequence(
+                call.FirmwareStatusNotification, ("Downloading", "Downloaded", "Installing", "Installed")
+            )
+        )
         return call_result.UpdateFirmware()
 
     async def _notify_sequence(self, message: Any, statuses: tuple[str, ...]) -> None:

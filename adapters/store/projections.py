@@ -107,8 +107,13 @@ def fold_runtime(doc: dict | None, event: Any) -> dict | None:
     """The observed state a charger shows next to its desired state (runtime_status, connectors)."""
     name = event_name(event)
     if name == "Opened":
-        return {"charger_id": str(event.charger_id), "runtime_status": "stopped", "connected_at": None,
-                "heartbeat_interval": None, "connectors": {}}
+        return {
+            "charger_id": str(event.charger_id),
+            "runtime_status": "stopped",
+            "connected_at": None,
+            "heartbeat_interval": None,
+            "connectors": {},
+        }
     if doc is None:
         return None
     if name == "Connecting":
@@ -122,8 +127,12 @@ def fold_runtime(doc: dict | None, event: Any) -> dict | None:
         return {**doc, "runtime_status": status, "heartbeat_interval": event.interval}
     if name == "ConnectorStatusChanged":
         key = f"{event.evse_id}/{event.connector_id}"
-        connector = {"evse_id": event.evse_id, "connector_id": event.connector_id, "status": event.status,
-                     "error_code": event.error_code}
+        connector = {
+            "evse_id": event.evse_id,
+            "connector_id": event.connector_id,
+            "status": event.status,
+            "error_code": event.error_code,
+        }
         return {**doc, "connectors": {**doc["connectors"], key: connector}}
     if name == "Stopped":
         return {**doc, "runtime_status": "stopped", "connected_at": None}
@@ -135,9 +144,19 @@ def fold_command(doc: dict | None, event: Any) -> dict | None:
     name = event_name(event)
     at = iso(event.timestamp)
     if name == "Requested":
-        return {"id": str(event.originator_id), "event_type": event.kind, "ocpp_version": event.ocpp_version,
-                "payload": event.payload, "charger_id": str(event.charger_id), "status": "queued",
-                "result": None, "reason": None, "message_id": None, "created_at": at, "updated_at": at}
+        return {
+            "id": str(event.originator_id),
+            "event_type": event.kind,
+            "ocpp_version": event.ocpp_version,
+            "payload": event.payload,
+            "charger_id": str(event.charger_id),
+            "status": "queued",
+            "result": None,
+            "reason": None,
+            "message_id": None,
+            "created_at": at,
+            "updated_at": at,
+        }
     if doc is None:
         return None
     if name == "Sent":
@@ -147,6 +166,10 @@ def fold_command(doc: dict | None, event: Any) -> dict | None:
     if name == "Failed":
         return {**doc, "status": "failed", "reason": event.reason, "result": event.result, "updated_at": at}
     if name == "Expired":
-        return {**doc, "status": "expired", "reason": "expired: the charger did not come online in time",
-                "updated_at": at}
+        return {
+            **doc,
+            "status": "expired",
+            "reason": "expired: the charger did not come online in time",
+            "updated_at": at,
+        }
     return doc

@@ -214,8 +214,18 @@ class Views:
         by_table: dict[TableFold, list[Any]] = {}
         for topic, event in events:
             if topic == FRAME_TOPIC:
-                frames.append((str(event.charger_id), event.originator_version, event.meta["tenant_id"],
-                               iso(event.timestamp), event.direction, event.action, event.message_id, event.raw))
+                frames.append(
+                    (
+                        str(event.charger_id),
+                        event.originator_version,
+                        event.meta["tenant_id"],
+                        iso(event.timestamp),
+                        event.direction,
+                        event.action,
+                        event.message_id,
+                        event.raw,
+                    )
+                )
             elif topic == TENANT_TOPIC:
                 tenants.append((event.org_id, iso(event.timestamp)))
             else:
@@ -316,8 +326,14 @@ class Views:
         return None
 
     async def logs(
-        self, tenant_id: str, charger_id: str, start: str | None, end: str | None, action: str | None,
-        limit: int, offset: int,
+        self,
+        tenant_id: str,
+        charger_id: str,
+        start: str | None,
+        end: str | None,
+        action: str | None,
+        limit: int,
+        offset: int,
     ) -> Page:
         """A charger's frames, ascending by time, filtered by time range (inclusive) and action."""
         where, params = "charger_id = ? AND tenant_id = ?", [charger_id, tenant_id]
@@ -331,8 +347,17 @@ class Views:
             "ORDER BY at, seq LIMIT ? OFFSET ?",
             (*params, limit, offset),
         )
-        entries = [{"direction": r["direction"], "action": r["action"] or "", "message": r["raw"],
-                    "timestamp": r["at"], "message_id": r["message_id"], "sequence": r["seq"]} for r in rows]
+        entries = [
+            {
+                "direction": r["direction"],
+                "action": r["action"] or "",
+                "message": r["raw"],
+                "timestamp": r["at"],
+                "message_id": r["message_id"],
+                "sequence": r["seq"],
+            }
+            for r in rows
+        ]
         return Page(entries, total)
 
     async def command(self, tenant_id: str, command_id: str) -> dict | None:

@@ -30,8 +30,11 @@ async def targets(who: Actor, location_id: str, charger_ids: list[str] | None) -
     failures = []
     if charger_ids is not None:
         known = {key for doc in found for key in (doc["id"], doc["identity"])}
-        failures = [{"identity": None, "error": "charger not in location"} for key in dict.fromkeys(charger_ids)
-                    if key not in known]
+        failures = [
+            {"identity": None, "error": "charger not in location"}
+            for key in dict.fromkeys(charger_ids)
+            if key not in known
+        ]
     return found, failures
 
 

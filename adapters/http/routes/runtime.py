@@ -34,8 +34,14 @@ LIFECYCLE = {"start-charger": "start_charger", "stop-charger": "stop_charger", "
 
 def queued_body(queued: Queued) -> dict[str, Any]:
     command = queued.command
-    return {"id": str(command.id), "event_type": command.kind, "ocpp_version": command.ocpp_version,
-            "payload": command.payload, "status": command.status, "charger_id": str(command.charger_id)}
+    return {
+        "id": str(command.id),
+        "event_type": command.kind,
+        "ocpp_version": command.ocpp_version,
+        "payload": command.payload,
+        "status": command.status,
+        "charger_id": str(command.charger_id),
+    }
 
 
 async def lifecycle(who: Actor, kind: str, charger_key: Any, payload: dict[str, Any]) -> dict[str, Any]:
@@ -60,8 +66,9 @@ def lifecycle_route(path: str, kind: str) -> None:
     @responds(LocationCommandResponse, errors=(400, 401, 403, 404, 422))
     async def location(location_id: str, data: LocationLifecycleRequest) -> dict:
         who = await actor()
-        return await fan_out(who, location_id, data.charger_ids,
-                             lambda doc: lifecycle(who, kind, charger_uuid_of(doc), {}))
+        return await fan_out(
+            who, location_id, data.charger_ids, lambda doc: lifecycle(who, kind, charger_uuid_of(doc), {})
+        )
 
     location.__name__ = f"{kind}_location"
 
@@ -85,8 +92,9 @@ async def charger_logs(charger_id: str, query: LogQuery) -> dict:
     doc = await services().views.charger(who.tenant_id, charger_id)
     if doc is None:
         raise HttpError(404, "Charger not found")
-    found = await services().views.logs(who.tenant_id, doc["id"], _utc(query.start_date), _utc(query.end_date),
-                                        query.event, query.limit, query.offset)
+    found = await services().views.logs(
+        who.tenant_id, doc["id"], _utc(query.start_date), _utc(query.end_date), query.event, query.limit, query.offset
+    )
     return {"data": found.rows, "total": found.total, "limit": query.limit, "offset": query.offset}
 
 
