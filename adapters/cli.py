@@ -19,12 +19,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     for name, text in (
-        ("serve", "API (and, once it lands, the simulator) in one process"),
+        ("serve", "API and simulator in one process (the embedded default)"),
         ("api", "API only (stateless; several may share one store)"),
     ):
         sub = commands.add_parser(name, help=text)
         sub.add_argument("--host", default="127.0.0.1")
         sub.add_argument("--port", type=int, default=8080)
+
+    simulator = commands.add_parser("simulator", help="simulator worker only: follows the store, runs charge points")
+    simulator.add_argument("--worker", type=int, default=0, help="this worker's index (0-based)")
+    simulator.add_argument("--workers", type=int, default=1, help="how many workers share the fleet")
+
+    csms = commands.add_parser("demo-csms", help="a small permissive CSMS (OCPP 1.6 and 2.0.1) to try the gateway")
+    csms.add_argument("--host", default="127.0.0.1")
+    csms.add_argument("--port", type=int, default=9000)
 
     token = commands.add_parser("token", help="print a signed JWT for local use")
     token.add_argument("--org", help="the tenant (organization) the token acts for; required for user tokens")

@@ -245,9 +245,13 @@ class Gateway(LifecycleUseCases, SimulatorUseCases, Application[UUID]):
                 object.__setattr__(pending, "meta", metadata)
         recordings = self.save(*aggregates)
         position = recordings[-1].notification.id if recordings else self.position()
+        self.notify_saved(position)
+        return position
+
+    def notify_saved(self, position: int) -> None:
+        """Tells in-process followers (simulator, views) that the log grew, so they need not wait for a poll."""
         for listener in self.saved_listeners:
             listener(position)
-        return position
 
     @staticmethod
     def _retrying(decide: Callable[[], R]) -> R:

@@ -62,7 +62,9 @@ class ObservationRecorder:
             while self._buffer:
                 batch, self._buffer = self._buffer[:MAX_BATCH], self._buffer[MAX_BATCH:]
                 try:
-                    await asyncio.to_thread(self.gateway.save, *batch)
+                    recordings = await asyncio.to_thread(self.gateway.save, *batch)
+                    if recordings:
+                        self.gateway.notify_saved(recordings[-1].notification.id)
                 except IntegrityError:
                     await asyncio.to_thread(self._save_per_stream, batch)
                 except BaseException:

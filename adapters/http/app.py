@@ -54,6 +54,7 @@ def create_app(services: Services, follow_interval: float = 0.25) -> Quart:
         await services.views.open()
         await services.views.catch_up()
         background["follow"] = asyncio.create_task(services.views.follow(follow_interval))
+        services.gateway.saved_listeners.append(services.views.wake)
         if services.fleet is not None:
             await services.fleet.start()
 

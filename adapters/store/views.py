@@ -9,6 +9,7 @@ write transaction, so no event is applied twice.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
@@ -110,6 +111,8 @@ class Views:
         self._writer: aiosqlite.Connection | None = None
         self._reader: aiosqlite.Connection | None = None
         self._lock = asyncio.Lock()
+        self._woken = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     async def open(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -140,13 +143,22 @@ class Views:
         return self.position
 
     async def follow(self, interval: float = 0.25) -> None:
-        """Keeps the views current with events written by other processes."""
+        """Keeps the views current: woken by in-process saves (`wake`), polling for other processes' events."""
+        self._loop = asyncio.get_running_loop()
         while True:
             try:
                 await self.catch_up()
             except Exception:
                 log.warning("the read models could not catch up with the event log; retrying", exc_info=True)
-            await asyncio.sleep(interval)
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._woken.wait(), interval)
+            self._woken.clear()
+
+    def wake(self, position: int | None = None) -> None:
+        """Thread-safe: something was saved in this process."""
+        loop = self._loop
+        if loop is not None and not loop.is_closed() and position is not None and position > self.position:
+            loop.call_soon_threadsafe(self._woken.set)
 
     async def rebuild(self, progress: Callable[[int, int], None] | None = None) -> tuple[int, float]:
         """Drops every view and rebuilds it from the first event. Returns (events applied, seconds)."""
@@ -393,8 +405,9 @@ def _with_runtime(row: aiosqlite.Row) -> dict:
     doc = json.loads(row["doc"])
     runtime = json.loads(row["runtime"]) if row["runtime"] else {}
     connectors = sorted(runtime.get("connectors", {}).values(), key=lambda c: (c["evse_id"], c["connector_id"]))
+    not_yet = "connecting" if doc.get("desired_state") == "running" else "stopped"  # the simulator has not run it yet
     doc.update(
-        runtime_status=runtime.get("runtime_status", "stopped"),
+        runtime_status=runtime.get("runtime_status", not_yet),
         connected_at=runtime.get("connected_at"),
         last_frame_at=row["last_frame_at"],
         heartbeat_interval=runtime.get("heartbeat_interval"),
