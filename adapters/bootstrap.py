@@ -29,7 +29,11 @@ def build_gateway(settings: Settings) -> Gateway:
     env = settings.event_store_env()
     if env.get("POSTGRES_SCHEMA"):
         create_postgres_schema(env)
-    return Gateway(default_catalog(), env=env, secrets=AesSecretBox.for_settings(settings))
+    box = AesSecretBox.for_settings(settings)
+    gateway = Gateway(default_catalog(), env=env, secrets=box)
+    if hasattr(gateway.recorder, "chain_key"):
+        gateway.recorder.chain_key = box.chain_key()  # type: ignore[attr-defined]
+    return gateway
 
 
 def create_postgres_schema(env: dict[str, str]) -> None:
@@ -45,7 +49,11 @@ def create_postgres_schema(env: dict[str, str]) -> None:
         password=env["POSTGRES_PASSWORD"] or None,
         autocommit=True,
     ) as connection:
-        connection.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(env["POSTGRES_SCHEMA"])))
+        exists = connection.execute(
+            "SELECT 1 FROM information_schema.schemata WHERE schema_name = %s", (env["POSTGRES_SCHEMA"],)
+        ).fetchone()
+        if not exists:  # CREATE SCHEMA needs a privilege a role may lack even when the schema is there
+            connection.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(env["POSTGRES_SCHEMA"])))
 
 
 def build_services(settings: Settings, with_simulator: bool = True) -> Services:

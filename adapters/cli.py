@@ -41,6 +41,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     token.add_argument("--sub", default="local-user", help="the token's subject")
 
     commands.add_parser("replay", help="rebuild every read model from the event store")
+    commands.add_parser("verify", help="check the event store's hash chain and that the views match the events")
 
     args = parser.parse_args(argv)
     settings = Settings.from_env()
@@ -52,6 +53,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("ocpp").setLevel(max(logging.WARNING, logging.getLogger().level))  # it logs every frame
 
+    try:
+        return run_command(args, settings)
+    except (ValueError, OSError) as error:  # a configuration problem: say what it is
+        if settings.log_level == "DEBUG":
+            raise
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+
+
+def run_command(args: argparse.Namespace, settings: Settings) -> int:
     if args.command in ("serve", "api"):
         return serve(settings, args.host, args.port, with_simulator=args.command == "serve")
     if args.command == "simulator":
@@ -69,6 +80,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return print_token(settings, args)
     if args.command == "replay":
         return asyncio.run(replay(settings))
+    if args.command == "verify":
+        return asyncio.run(verify(settings))
     return 2
 
 
@@ -152,6 +165,36 @@ async def run_simulator(settings: Settings, worker: int, workers: int) -> int:
     return 0
 
 
+async def verify(settings: Settings) -> int:
+    """Prints a verification report; exit code 1 on any difference or broken link."""
+    import time
+
+    from tqdm import tqdm
+
+    from adapters.bootstrap import build_gateway
+    from adapters.store.verify import verify as run_verify
+
+    gateway = build_gateway(settings)
+    started = time.perf_counter()
+    with tqdm(total=gateway.position(), unit="ev", desc="verify", file=sys.stderr) as bar:
+        report = await run_verify(gateway, settings.views_path, lambda position, end: bar.update(position - bar.n))
+    seconds = time.perf_counter() - started
+    gateway.close()
+    rate = report.events / seconds if seconds > 0 else 0.0
+    print(f"event store: {report.events} events, hash chain {'intact' if not report.chain_problems else 'BROKEN'}")
+    for problem in report.chain_problems[:50]:
+        print(f"  - {problem}")
+    print(
+        f"read models at position {report.view_position}: "
+        + ", ".join(f"{table} {rows}" for table, rows in report.view_rows.items())
+    )
+    print(f"  {'match the events' if not report.view_problems else f'{len(report.view_problems)} difference(s)'}")
+    for problem in report.view_problems[:50]:
+        print(f"  - {problem}")
+    print(f"verified in {seconds:.2f} s ({rate:,.0f} events/s): {'OK' if report.ok else 'FAILED'}")
+    return 0 if report.ok else 1
+
+
 async def replay(settings: Settings) -> int:
     """Rebuilds the views from zero with a progress bar and reports the rate."""
     from tqdm import tqdm
@@ -162,15 +205,12 @@ async def replay(settings: Settings) -> int:
     gateway = build_gateway(settings)
     views = Views(settings.views_path, gateway, batch_size=2000)
     await views.open()
-    total = gateway.position()
-    with tqdm(total=total, unit="ev", desc="replay", file=sys.stderr) as bar:
-
-        def progress(position: int, end: int) -> None:
-            bar.update(position - bar.n)
-
-        applied, seconds = await views.rebuild(progress)
-    await views.close()
-    gateway.close()
+    try:
+        with tqdm(total=gateway.position(), unit="ev", desc="replay", file=sys.stderr) as bar:
+            applied, seconds = await views.rebuild(lambda position, end: bar.update(position - bar.n))
+    finally:
+        await views.close()
+        gateway.close()
     rate = applied / seconds if seconds > 0 else 0.0
     print(f"replayed {applied} events in {seconds:.2f} s ({rate:,.0f} events/s)")
     return 0

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import base64
-import os
+import hashlib
+import hmac
 import secrets
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from adapters.private_file import read_or_create
 from adapters.settings import Settings
 
 PREFIX = "aesgcm:"
@@ -18,20 +20,21 @@ class AesSecretBox:
 
     def __init__(self, key: bytes) -> None:
         self._aead = AESGCM(key)
+        self._key = key
+
+    def chain_key(self) -> bytes:
+        """A key of its own for the event store's hash chain, derived from the secret key."""
+        return hmac.new(self._key, b"ocpplab event chain v1", hashlib.sha256).digest()
 
     @classmethod
     def for_settings(cls, settings: Settings) -> AesSecretBox:
         if settings.secret_key:
             return cls(base64.urlsafe_b64decode(settings.secret_key.encode() + b"=="))
-        path = settings.data_dir / "secret-key"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            return cls(base64.urlsafe_b64decode(path.read_text().strip() + "=="))
-        with os.fdopen(fd, "w") as handle:
-            handle.write(base64.urlsafe_b64encode(secrets.token_bytes(32)).decode().rstrip("="))
-        return cls(base64.urlsafe_b64decode(path.read_text().strip() + "=="))
+        encoded = read_or_create(
+            settings.data_dir / "secret-key",
+            lambda: base64.urlsafe_b64encode(secrets.token_bytes(32)).decode().rstrip("="),
+        )
+        return cls(base64.urlsafe_b64decode(encoded + "=="))
 
     def seal(self, secret: str) -> str:
         nonce = secrets.token_bytes(12)

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import json
-import os
 import secrets
 import time
 import urllib.request
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from joserfc import jwt
@@ -16,6 +14,7 @@ from joserfc.errors import JoseError
 from joserfc.jwk import KeySet, OctKey, import_key
 from joserfc.jwt import JWTClaimsRegistry
 
+from adapters.private_file import read_or_create
 from adapters.settings import Settings
 
 ROLES = ("user", "admin")
@@ -43,24 +42,7 @@ def load_or_create_secret(settings: Settings) -> str:
         if len(settings.jwt_secret.encode()) < MIN_SECRET_BYTES:
             raise ValueError(f"OCPPLAB_JWT_SECRET must be at least {MIN_SECRET_BYTES} bytes")
         return settings.jwt_secret
-    path = settings.secret_path
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return _read_secret(path)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(secrets.token_urlsafe(48))
-    return _read_secret(path)
-
-
-def _read_secret(path: Path) -> str:
-    for _ in range(50):  # another process may be writing it right now
-        value = path.read_text().strip()
-        if value:
-            return value
-        time.sleep(0.01)
-    raise RuntimeError(f"the JWT secret file {path} is empty")
+    return read_or_create(settings.secret_path, lambda: secrets.token_urlsafe(48))
 
 
 def mint(

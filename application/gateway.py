@@ -173,12 +173,9 @@ class Gateway(LifecycleUseCases, SimulatorUseCases, Application[UUID]):
     def update_charger(
         self, actor: Actor, charger_id: UUID, changes: dict[str, Any], location_id: UUID | None = None
     ) -> Written:
-        if changes.get("authorization_key") is not None:
-            changes = {**changes, "authorization_key": self._sealed(changes["authorization_key"]) or ""}
-
         def decide() -> Written:
             charger = self._owned(Charger, actor, charger_id, "charger")
-            charger.update(changes)
+            charger.update(self._sealed_key_change(charger, changes))
             changed: list[Aggregate] = [charger]
             if location_id is not None and location_id != charger.location_id:
                 source = self.repository.get(charger.location_id)
@@ -199,6 +196,16 @@ class Gateway(LifecycleUseCases, SimulatorUseCases, Application[UUID]):
 
         return self._retrying(decide)
 
+    def history(self, actor: Actor, aggregate_id: UUID, kind: type[Aggregate]) -> list[Any]:
+        """Every event of one of the tenant's aggregates, deleted or not, in order (for auditors and `as_of`)."""
+        events = list(self.events.get(aggregate_id))
+        created = events[0] if events else None
+        if created is None or getattr(created, "tenant_id", None) != actor.tenant_id:
+            raise NotFound(kind.__name__.lower(), aggregate_id)
+        if not created.originator_topic.endswith(f":{kind.__name__}"):
+            raise NotFound(kind.__name__.lower(), aggregate_id)
+        return events
+
     def charger_id_for_identity(self, actor: Actor, identity: str) -> UUID | None:
         """Resolves a charger identity of the actor's tenant (routes accept either the id or the identity)."""
         index = self._get_or_none(IdentityIndex, identity_index_id(actor.tenant_id, identity))
@@ -209,6 +216,15 @@ class Gateway(LifecycleUseCases, SimulatorUseCases, Application[UUID]):
     def position(self) -> int:
         """The position of the newest event in the log (0 when the log is empty)."""
         return self.recorder.max_notification_id() or 0
+
+    def _sealed_key_change(self, charger: Charger, changes: dict[str, Any]) -> dict[str, Any]:
+        """Seals a new authorization key; the same key again is no change (sealing is randomized)."""
+        key = changes.get("authorization_key")
+        if key is None:
+            return changes
+        if key == (self.unsealed_key(charger) or ""):
+            return {k: v for k, v in changes.items() if k != "authorization_key"}
+        return {**changes, "authorization_key": self._sealed(key) or ""}
 
     def _sealed(self, secret: str | None) -> str | None:
         if not secret:

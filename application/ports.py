@@ -42,6 +42,3 @@ class SecretBox(Protocol):
     def seal(self, secret: str) -> str: ...
 
     def unseal(self, sealed: str) -> str: ...
-
-
-SIMULATOR = Actor(sub="simulator", role="simulator", tenant_id="", request_id="")

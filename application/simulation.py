@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
-from eventsourcing.domain import Aggregate
 
 from application.ports import Actor
 from domain.charger import Charger
 from domain.command import Command
-from domain.frames import FrameRecorded, frame_log_id
+from domain.frames import frame_log_id
 from domain.runtime import ChargerRuntime, runtime_id
 
 if TYPE_CHECKING:
@@ -69,11 +67,6 @@ class LifecycleUseCases:
 class SimulatorUseCases:
     """What the simulator records: frames, runtime observations, command outcomes."""
 
-    def record_frames(self: Gateway, frames: Sequence[FrameRecorded]) -> int:
-        """Saves a batch of frames (of any chargers) in one transaction; returns the last position."""
-        recordings = self.save(*frames)
-        return recordings[-1].notification.id if recordings else self.position()
-
     def last_frame_version(self: Gateway, charger_id: UUID) -> int:
         """The version of the newest frame of a charger's stream (0 when it has none)."""
         newest = list(self.events.get(frame_log_id(charger_id), desc=True, limit=1))
@@ -85,9 +78,6 @@ class SimulatorUseCases:
             return self.repository.get(runtime_id(charger_id))
         except AggregateNotFoundError:
             return ChargerRuntime(tenant_id=tenant_id, charger_id=charger_id)
-
-    def save_observed(self: Gateway, tenant_id: str, *aggregates: Aggregate, request_id: str = "") -> int:
-        return self._save(simulator_actor(tenant_id, request_id), *aggregates)
 
     def command(self: Gateway, command_id: UUID) -> Command | None:
         return self._get_or_none(Command, command_id)

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("ocpplab.simulator.recorder")
 FLUSH_INTERVAL = 0.1  # at most this much is lost on a hard crash
 MAX_BATCH = 5000
+SNAPSHOT_EVERY = 200
 
 
 class ObservationRecorder:
@@ -65,12 +66,20 @@ class ObservationRecorder:
                     recordings = await asyncio.to_thread(self.gateway.save, *batch)
                     if recordings:
                         self.gateway.notify_saved(recordings[-1].notification.id)
+                    await self._snapshot_runtimes(batch)
                 except IntegrityError:
                     await asyncio.to_thread(self._save_per_stream, batch)
                 except BaseException:
                     self._buffer[:0] = batch  # retried first at the next flush: nothing is dropped
                     raise
                 self.recorded += len(batch)
+
+    async def _snapshot_runtimes(self, batch: list[Any]) -> None:
+        """Runtime streams grow with every reconnect: snapshot them like the API's aggregates."""
+        for event in batch:
+            if isinstance(event, ChargerRuntime.Event) and event.originator_version % SNAPSHOT_EVERY == 0:
+                with contextlib.suppress(Exception):
+                    await asyncio.to_thread(self.gateway.take_snapshot, event.originator_id, event.originator_version)
 
     def _save_per_stream(self, batch: list[Any]) -> None:
         """A version clash in one stream (another writer had it) must not hold back every other charger."""

@@ -192,8 +192,7 @@ class ChargerRunner:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(websocket.close(1000, self.station.close_requested or ""), 5)
             self._websocket = None
-        close = websocket.close_rcvd or websocket.close_sent
-        return (close.code, close.reason) if close else (None, "connection lost")
+        return websocket.close_code, websocket.close_reason or "connection lost"
 
     def _observe(self, observation: str, *details: Any) -> None:
         """Records an observation on the runtime aggregate (a ChargerRuntime method) for the next flush."""

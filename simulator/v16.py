@@ -145,7 +145,7 @@ class ChargePoint16(Station, ChargePoint):
         status = self.configuration.change(key, value)
         if status in ("Accepted", "RebootRequired"):
             self.observe("configuration_changed", key, value, "csms")
-            if key == "HeartbeatInterval":
+            if key.lower() == "heartbeatinterval":
                 super().set_heartbeat_interval(int(value))
         return call_result.ChangeConfiguration(status=status)
 

@@ -13,7 +13,16 @@ from adapters.http.auth import authenticate
 from adapters.http.context import Services
 from adapters.http.errors import register_error_handlers
 from adapters.http.openapi import GatewayOpenAPI
-from adapters.http.routes import catalog, chargers, locations, organizations, provisioning, root, runtime
+from adapters.http.routes import (
+    audit,
+    catalog,
+    chargers,
+    locations,
+    organizations,
+    provisioning,
+    root,
+    runtime,
+)
 
 MAX_BODY_BYTES = 1024 * 1024
 
@@ -43,7 +52,7 @@ def create_app(services: Services, follow_interval: float = 0.25) -> Quart:
             response.headers["X-Request-Id"] = request_id
         return response
 
-    for module in (root, catalog, organizations, locations, chargers, provisioning, runtime):
+    for module in (root, catalog, organizations, locations, chargers, provisioning, runtime, audit):
         app.register_blueprint(module.bp)
     register_error_handlers(app)
 

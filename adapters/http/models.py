@@ -101,8 +101,8 @@ class UpdateChargerRequest(Request):
     ws_url: WsUrl | None = None
     location_id: Annotated[str, Field(max_length=100)] | None = None
     location_name: Text | None = None
-    authorization_key: Annotated[str, Field(max_length=64)] | None = Field(
-        default=None, description='extension: HTTP Basic password; "" removes it'
+    authorization_key: Annotated[str, Field(pattern=r"^(|.{8,64})$")] | None = Field(
+        default=None, description='extension: HTTP Basic password (8-64 characters); "" removes it'
     )
 
 
@@ -254,6 +254,17 @@ class ChargerResponse(Response):
     model_slug: str | None = Field(default=None, description="extension")
     ws_url: str | None = Field(default=None, description="extension")
     desired_state: str | None = Field(default=None, description="extension: running | stopped")
+    has_authorization_key: bool | None = Field(default=None, description="extension (the key is never shown)")
+    current_type: str | None = Field(default=None, description="extension: ac | dc")
+    runtime_status: str | None = Field(
+        default=None, description="extension: stopped | connecting | connected | booted | rejected"
+    )
+    connected_at: datetime | None = Field(default=None, description="extension")
+    last_frame_at: datetime | None = Field(default=None, description="extension")
+    heartbeat_interval: int | None = Field(default=None, description="extension: seconds, from the CSMS")
+    connectors: list[dict[str, Any]] | None = Field(
+        default=None, description="extension: each connector's OCPP status (evse_id, connector_id, status, error_code)"
+    )
     created_at: datetime | None = None
     updated_at: datetime | None = None
 
@@ -367,3 +378,40 @@ class ChargerLogListResponse(Response):
     total: int
     limit: int
     offset: int
+
+
+class EventQuery(Request):
+    after: int = Field(default=0, ge=0, le=2**62, description="position, exclusive")
+    limit: int = Field(default=100, ge=1, le=1000)
+    type: list[Annotated[str, Field(max_length=100)]] | None = Field(default=None, max_length=50)
+    aggregate_id: Annotated[str, Field(max_length=100)] | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+class AsOfQuery(Request):
+    as_of: datetime | None = Field(default=None, description="extension: the state at that moment (ISO-8601)")
+
+
+class EventActor(Response):
+    sub: str | None = None
+    role: str | None = None
+
+
+class EventRecord(Response):
+    position: int
+    id: str
+    type: str
+    aggregate_type: str
+    aggregate_id: str
+    version: int
+    timestamp: datetime
+    tenant_id: str
+    actor: EventActor
+    request_id: str | None = None
+    data: dict[str, Any]
+
+
+class EventPage(Response):
+    data: list[EventRecord]
+    next_after: int | None = None

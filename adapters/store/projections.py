@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
+from uuid import NAMESPACE_URL, UUID, uuid5
 
 TENANT_TOPIC = "domain.tenant:Tenant.Registered"
 LOCATION_PREFIX = "domain.location:Location."
@@ -173,3 +174,39 @@ def fold_command(doc: dict | None, event: Any) -> dict | None:
             "updated_at": at,
         }
     return doc
+
+
+ENVELOPE = frozenset({"originator_id", "originator_version", "timestamp", "meta", "originator_topic"})
+
+
+def jsonable(value: Any) -> Any:
+    if isinstance(value, UUID):
+        return str(value)
+    if isinstance(value, datetime):
+        return iso(value)
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set)):
+        return [jsonable(v) for v in value]
+    return value
+
+
+def event_record(position: int, event: Any) -> dict[str, Any]:
+    """An event as auditors read it: where it sits in the log, what it is, who caused it, what it says."""
+    kind = type(event).__qualname__
+    aggregate_type = kind.rpartition(".")[0]
+    meta = getattr(event, "meta", None) or {}
+    actor = meta.get("actor") or {}
+    return {
+        "position": position,
+        "id": str(uuid5(NAMESPACE_URL, f"/events/{event.originator_id}/{event.originator_version}")),
+        "type": kind,
+        "aggregate_type": aggregate_type or "FrameLog",
+        "aggregate_id": str(event.originator_id),
+        "version": event.originator_version,
+        "timestamp": iso(event.timestamp),
+        "tenant_id": meta.get("tenant_id", ""),
+        "actor": {"sub": actor.get("sub"), "role": actor.get("role")},
+        "request_id": meta.get("request_id") or None,
+        "data": {k: jsonable(v) for k, v in vars(event).items() if k not in ENVELOPE},
+    }

@@ -27,6 +27,7 @@ from adapters.store.projections import (
     LOCATION_PREFIX,
     RUNTIME_PREFIX,
     TENANT_TOPIC,
+    event_record,
     fold_charger,
     fold_command,
     fold_location,
@@ -64,8 +65,15 @@ CREATE TABLE IF NOT EXISTS frames (
     direction TEXT NOT NULL, action TEXT, message_id TEXT, raw TEXT NOT NULL, PRIMARY KEY (charger_id, seq)
 );
 CREATE INDEX IF NOT EXISTS frames_by_time ON frames (charger_id, at, seq);
+CREATE TABLE IF NOT EXISTS events (
+    position INTEGER PRIMARY KEY, tenant_id TEXT NOT NULL, type TEXT NOT NULL, aggregate_id TEXT NOT NULL,
+    timestamp TEXT NOT NULL, record TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS events_by_tenant ON events (tenant_id, position);
+CREATE INDEX IF NOT EXISTS events_by_aggregate ON events (tenant_id, aggregate_id, position);
+CREATE INDEX IF NOT EXISTS events_by_type ON events (tenant_id, type, position);
 """
-VIEW_TABLES = ("tenants", "locations", "chargers", "runtimes", "commands", "frames")
+VIEW_TABLES = ("tenants", "locations", "chargers", "runtimes", "commands", "frames", "events")
 TRACKING_NAME = "views"
 
 
@@ -160,8 +168,10 @@ class Views:
         if loop is not None and not loop.is_closed() and position is not None and position > self.position:
             loop.call_soon_threadsafe(self._woken.set)
 
-    async def rebuild(self, progress: Callable[[int, int], None] | None = None) -> tuple[int, float]:
-        """Drops every view and rebuilds it from the first event. Returns (events applied, seconds)."""
+    async def rebuild(
+        self, progress: Callable[[int, int], None] | None = None, until: int | None = None
+    ) -> tuple[int, float]:
+        """Drops every view and rebuilds it from the first event (up to `until`). Returns (events read, seconds)."""
         assert self._writer is not None
         async with self._lock:
             await self._writer.execute("BEGIN IMMEDIATE")
@@ -170,15 +180,15 @@ class Views:
             await self._writer.execute("DELETE FROM tracking")
             await self._writer.execute("COMMIT")
             self.position = 0
-            end = await asyncio.to_thread(self.gateway.position)
+            end = until if until is not None else await asyncio.to_thread(self.gateway.position)
             started = time.perf_counter()
             self.applied = 0
-            while self.position < end and await self._apply_next_batch():
+            while self.position < end and await self._apply_next_batch(stop=end):
                 if progress:
                     progress(self.position, end)
             return self.applied, time.perf_counter() - started
 
-    async def _apply_next_batch(self) -> bool:
+    async def _apply_next_batch(self, stop: int | None = None) -> bool:
         """One transaction: re-read the position, fold the next batch of events, advance the position."""
         db = self._writer
         assert db is not None
@@ -186,7 +196,7 @@ class Views:
         open_transaction = True
         try:
             position = await self._tracked(db)
-            notifications, events = await asyncio.to_thread(self._read_batch, position)
+            notifications, events = await asyncio.to_thread(self._read_batch, position, stop)
             if notifications:
                 await self._fold(db, events)
                 await db.execute(
@@ -207,24 +217,32 @@ class Views:
         self.position = position
         return bool(notifications)
 
-    def _read_batch(self, position: int) -> tuple[Sequence[Any], list[tuple[str, Any]]]:
+    def _read_batch(self, position: int, stop: int | None = None) -> tuple[Sequence[Any], list[tuple[str, Any]]]:
         """Reads the next notifications and decodes only those a view folds (runs in a worker thread)."""
         notifications = self.gateway.recorder.select_notifications(
-            start=position, limit=self.batch_size, inclusive_of_start=False
+            start=position, limit=self.batch_size, stop=stop, inclusive_of_start=False
         )
         to_event = self.gateway.mapper.to_domain_event
-        events = [
-            (n.topic, to_event(n))
-            for n in notifications
-            if n.topic in (TENANT_TOPIC, FRAME_TOPIC) or n.topic.startswith(FOLDED_PREFIXES)
-        ]
-        return notifications, events
+        return notifications, [(n.topic, n.id, to_event(n)) for n in notifications]
 
-    async def _fold(self, db: aiosqlite.Connection, events: list[tuple[str, Any]]) -> None:
+    async def _fold(self, db: aiosqlite.Connection, events: list[tuple[str, int, Any]]) -> None:
         tenants: list[tuple[str, str]] = []
         frames: list[tuple] = []
+        records: list[tuple] = []
         by_table: dict[TableFold, list[Any]] = {}
-        for topic, event in events:
+        for topic, position, event in events:
+            record = event_record(position, event)
+            if record["tenant_id"]:
+                records.append(
+                    (
+                        position,
+                        record["tenant_id"],
+                        record["type"],
+                        record["aggregate_id"],
+                        record["timestamp"],
+                        json.dumps(record),
+                    )
+                )
             if topic == FRAME_TOPIC:
                 frames.append(
                     (
@@ -240,9 +258,15 @@ class Views:
                 )
             elif topic == TENANT_TOPIC:
                 tenants.append((event.org_id, iso(event.timestamp)))
-            else:
+            elif topic.startswith(FOLDED_PREFIXES):
                 table = next(t for t in TABLE_FOLDS if topic.startswith(t.prefix))
                 by_table.setdefault(table, []).append(event)
+        if records:
+            await db.executemany(
+                "INSERT OR IGNORE INTO events (position, tenant_id, type, aggregate_id, timestamp, record) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                records,
+            )
         if tenants:
             await db.executemany("INSERT OR IGNORE INTO tenants (org_id, registered_at) VALUES (?, ?)", tenants)
         if frames:
@@ -371,6 +395,29 @@ class Views:
             for r in rows
         ]
         return Page(entries, total)
+
+    async def events(
+        self,
+        tenant_id: str,
+        after: int,
+        limit: int,
+        types: list[str] | None = None,
+        aggregate_id: str | None = None,
+        since: str | None = None,
+        until: str | None = None,
+    ) -> list[dict]:
+        """A tenant's events in log order after a position, optionally of some types, one aggregate, a time span."""
+        where, params = "tenant_id = ? AND position > ?", [tenant_id, after]
+        if types:
+            where += f" AND type IN ({','.join('?' * len(types))})"
+            params += types
+        for clause, value in (("aggregate_id = ?", aggregate_id), ("timestamp >= ?", since), ("timestamp <= ?", until)):
+            if value is not None:
+                where += f" AND {clause}"
+                params.append(value)
+        sql = f"SELECT record FROM events WHERE {where} ORDER BY position LIMIT ?"  # noqa: S608 - bound values
+        rows = await self._all(sql, (*params, limit))
+        return [json.loads(r["record"]) for r in rows]
 
     async def command(self, tenant_id: str, command_id: str) -> dict | None:
         return await self._doc("commands", "tenant_id = ? AND id = ?", (tenant_id, command_id))

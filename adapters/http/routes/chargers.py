@@ -8,6 +8,7 @@ from adapters.http.auth import actor
 from adapters.http.context import services
 from adapters.http.errors import HttpError
 from adapters.http.models import (
+    AsOfQuery,
     ChargerListQuery,
     ChargerListResponse,
     ChargerResponse,
@@ -15,8 +16,10 @@ from adapters.http.models import (
     UpdateChargerRequest,
 )
 from adapters.http.routes import charger_ops
-from adapters.http.routes.common import page_body, parse_uuid
+from adapters.http.routes.audit import state_as_of
+from adapters.http.routes.common import charger_uuid, page_body, parse_uuid
 from adapters.http.validation import body, query, responds
+from domain.charger import Charger
 
 bp = Blueprint("chargers", __name__)
 
@@ -44,9 +47,13 @@ async def create_charger(data: CreateChargerRequest) -> tuple[dict, int]:
 
 
 @bp.get("/chargers/<charger_id>")
-@responds(ChargerResponse, errors=(401, 403, 404))
-async def get_charger(charger_id: str) -> dict:
+@query(AsOfQuery)
+@responds(ChargerResponse, errors=(401, 403, 404, 422))
+async def get_charger(charger_id: str, query: AsOfQuery) -> dict:
+    """The charger with its runtime state; with `as_of`, its desired state as it was at that moment (extension)."""
     who = await actor()
+    if query.as_of is not None:
+        return await state_as_of(who, Charger, await charger_uuid(who, charger_id), query.as_of)
     doc = await services().views.charger(who.tenant_id, charger_id)
     if doc is None:
         raise HttpError(404, "Charger not found")

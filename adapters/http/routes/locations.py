@@ -8,14 +8,17 @@ from adapters.http.auth import actor
 from adapters.http.context import run, services
 from adapters.http.errors import HttpError
 from adapters.http.models import (
+    AsOfQuery,
     CreateLocationRequest,
     LocationListResponse,
     LocationResponse,
     PageQuery,
     UpdateLocationRequest,
 )
+from adapters.http.routes.audit import state_as_of
 from adapters.http.routes.common import location_uuid, page_body, written_doc
 from adapters.http.validation import body, query, responds
+from domain.location import Location
 
 bp = Blueprint("locations", __name__)
 
@@ -39,9 +42,13 @@ async def create_location(data: CreateLocationRequest) -> tuple[dict, int]:
 
 
 @bp.get("/locations/<location_id>")
-@responds(LocationResponse, errors=(401, 403, 404))
-async def get_location(location_id: str) -> dict:
+@query(AsOfQuery)
+@responds(LocationResponse, errors=(401, 403, 404, 422))
+async def get_location(location_id: str, query: AsOfQuery) -> dict:
+    """The location; with `as_of`, as it was at that moment (extension)."""
     who = await actor()
+    if query.as_of is not None:
+        return await state_as_of(who, Location, location_uuid(location_id), query.as_of)
     doc = await services().views.location(who.tenant_id, str(location_uuid(location_id)))
     if doc is None:
         raise HttpError(404, "Location not found")
