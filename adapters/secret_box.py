@@ -26,6 +26,10 @@ class AesSecretBox:
         """A key of its own for the event store's hash chain, derived from the secret key."""
         return hmac.new(self._key, b"ocpplab event chain v1", hashlib.sha256).digest()
 
+    def export_key(self) -> bytes:
+        """A key of its own for signing audit exports, derived from the secret key."""
+        return hmac.new(self._key, b"ocpplab audit export v1", hashlib.sha256).digest()
+
     @classmethod
     def for_settings(cls, settings: Settings) -> AesSecretBox:
         if settings.secret_key:

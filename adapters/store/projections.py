@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
-from uuid import NAMESPACE_URL, UUID, uuid5
+from uuid import UUID
 
 TENANT_TOPIC = "domain.tenant:Tenant.Registered"
 LOCATION_PREFIX = "domain.location:Location."
@@ -180,6 +180,8 @@ ENVELOPE = frozenset({"originator_id", "originator_version", "timestamp", "meta"
 
 
 def jsonable(value: Any) -> Any:
+    if value is None or isinstance(value, (str, int, float)):
+        return value
     if isinstance(value, UUID):
         return str(value)
     if isinstance(value, datetime):
@@ -199,7 +201,7 @@ def event_record(position: int, event: Any) -> dict[str, Any]:
     actor = meta.get("actor") or {}
     return {
         "position": position,
-        "id": str(uuid5(NAMESPACE_URL, f"/events/{event.originator_id}/{event.originator_version}")),
+        "id": f"{event.originator_id}:{event.originator_version}",  # unique: one version per aggregate
         "type": kind,
         "aggregate_type": aggregate_type or "FrameLog",
         "aggregate_id": str(event.originator_id),

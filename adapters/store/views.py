@@ -217,25 +217,25 @@ class Views:
         self.position = position
         return bool(notifications)
 
-    def _read_batch(self, position: int, stop: int | None = None) -> tuple[Sequence[Any], list[tuple[str, Any]]]:
-        """Reads the next notifications and decodes only those a view folds (runs in a worker thread)."""
+    def _read_batch(self, position: int, stop: int | None = None) -> tuple[Sequence[Any], list[tuple[str, Any, dict]]]:
+        """Reads and decodes the next notifications, with their auditors' records (runs in a worker thread)."""
         notifications = self.gateway.recorder.select_notifications(
             start=position, limit=self.batch_size, stop=stop, inclusive_of_start=False
         )
         to_event = self.gateway.mapper.to_domain_event
-        return notifications, [(n.topic, n.id, to_event(n)) for n in notifications]
+        decoded = [(n.topic, to_event(n), n.id) for n in notifications]
+        return notifications, [(topic, event, event_record(position, event)) for topic, event, position in decoded]
 
-    async def _fold(self, db: aiosqlite.Connection, events: list[tuple[str, int, Any]]) -> None:
+    async def _fold(self, db: aiosqlite.Connection, events: list[tuple[str, Any, dict]]) -> None:
         tenants: list[tuple[str, str]] = []
         frames: list[tuple] = []
         records: list[tuple] = []
         by_table: dict[TableFold, list[Any]] = {}
-        for topic, position, event in events:
-            record = event_record(position, event)
+        for topic, event, record in events:
             if record["tenant_id"]:
                 records.append(
                     (
-                        position,
+                        record["position"],
                         record["tenant_id"],
                         record["type"],
                         record["aggregate_id"],

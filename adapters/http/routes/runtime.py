@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from quart import Blueprint
@@ -21,10 +20,10 @@ from adapters.http.models import (
     PageQuery,
     QueuedCommandResponse,
 )
+from adapters.http.routes.audit import utc
 from adapters.http.routes.common import charger_uuid, page_body, parse_uuid
 from adapters.http.routes.fanout import charger_uuid_of, fan_out
 from adapters.http.validation import body, query, responds
-from adapters.store.projections import iso
 from application.ports import Actor
 from application.simulation import Queued
 
@@ -77,12 +76,6 @@ for route_path, command_kind in LIFECYCLE.items():
     lifecycle_route(route_path, command_kind)
 
 
-def _utc(moment: datetime | None) -> str | None:
-    if moment is None:
-        return None
-    return iso(moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC))
-
-
 @bp.get("/chargers/<charger_id>/logs")
 @query(LogQuery)
 @responds(ChargerLogListResponse, errors=(401, 403, 404, 422))
@@ -93,7 +86,7 @@ async def charger_logs(charger_id: str, query: LogQuery) -> dict:
     if doc is None:
         raise HttpError(404, "Charger not found")
     found = await services().views.logs(
-        who.tenant_id, doc["id"], _utc(query.start_date), _utc(query.end_date), query.event, query.limit, query.offset
+        who.tenant_id, doc["id"], utc(query.start_date), utc(query.end_date), query.event, query.limit, query.offset
     )
     return {"data": found.rows, "total": found.total, "limit": query.limit, "offset": query.offset}
 
