@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -32,6 +32,15 @@ def _timezone(value: str) -> str:
     return value
 
 
+def _utc(value: datetime) -> datetime:
+    """Query moments in UTC (naive means UTC); a moment that leaves the calendar once in UTC is a 422."""
+    try:
+        return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+    except (OverflowError, ValueError):
+        raise ValueError("is out of range once converted to UTC") from None
+
+
+UtcDateTime = Annotated[datetime, AfterValidator(_utc)]
 Text = Annotated[str, Field(min_length=1, max_length=200)]
 ShortText = Annotated[str, Field(min_length=1, max_length=100)]
 Country = Annotated[str, _domain(values.country)]
@@ -160,8 +169,8 @@ class LocationLifecycleRequest(Request):
 
 
 class LogQuery(Request):
-    start_date: datetime | None = None
-    end_date: datetime | None = None
+    start_date: UtcDateTime | None = None
+    end_date: UtcDateTime | None = None
     event: Annotated[str, Field(max_length=100)] | None = None
     limit: int = Field(default=100, ge=1, le=1000)
     offset: int = Field(default=0, ge=0, le=10**12)
@@ -385,12 +394,12 @@ class EventQuery(Request):
     limit: int = Field(default=100, ge=1, le=1000)
     type: list[Annotated[str, Field(max_length=100)]] | None = Field(default=None, max_length=50)
     aggregate_id: Annotated[str, Field(max_length=100)] | None = None
-    since: datetime | None = None
-    until: datetime | None = None
+    since: UtcDateTime | None = None
+    until: UtcDateTime | None = None
 
 
 class AsOfQuery(Request):
-    as_of: datetime | None = Field(default=None, description="extension: the state at that moment (ISO-8601)")
+    as_of: UtcDateTime | None = Field(default=None, description="extension: the state at that moment (ISO-8601)")
 
 
 class EventActor(Response):

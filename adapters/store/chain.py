@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
@@ -24,15 +25,18 @@ from psycopg.sql import SQL, Identifier
 GENESIS = "0" * 64
 
 
-def link(
-    key: bytes, previous: str, position: int, originator_id: UUID | str, version: int, topic: str, state: bytes
-) -> str:
-    """The chain link of one stored event."""
+def link(key: bytes, previous: str, position: int, aggregate: str, version: int, topic: str, state: bytes) -> str:
+    """The chain link of one stored event. The fields before the state are a JSON array (self-delimiting), so
+    no bytes can move from one field to another without changing the link. `aggregate` is the stored id's text
+    (32 hex digits)."""
     digest = hmac.new(key, digestmod=hashlib.sha256)
-    aggregate = originator_id.hex if isinstance(originator_id, UUID) else str(originator_id)
-    digest.update(f"{previous}|{position}|{aggregate}|{version}|{topic}|".encode())
-    digest.update(state.encode() if isinstance(state, str) else bytes(state))  # str: a row rewritten as TEXT
+    digest.update(json.dumps([previous, position, aggregate, version, topic]).encode())
+    digest.update(state)
     return digest.hexdigest()
+
+
+def stored_id(originator_id: UUID | str) -> str:
+    return originator_id.hex if isinstance(originator_id, UUID) else str(originator_id)
 
 
 class ChainedSQLiteRecorder(SQLiteApplicationRecorder):
@@ -56,6 +60,16 @@ class ChainedSQLiteRecorder(SQLiteApplicationRecorder):
             rows = _links(self.chain_key, row[0] if row else GENESIS, positions, stored_events)
             c.executemany(f"INSERT INTO {self.chain_table} (position, link) VALUES (?, ?)", rows)  # noqa: S608
         return positions
+
+    def raw_events(self, after: int, limit: int) -> list[tuple]:
+        """(position, stored id text, version, topic, state) exactly as stored, for `verify`."""
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(
+                f"SELECT rowid, originator_id, originator_version, topic, state FROM {self.events_table_name} "  # noqa: S608
+                "WHERE rowid > ? ORDER BY rowid LIMIT ?",
+                (after, limit),
+            )
+            return [tuple(row) for row in c.fetchall()]
 
     def chain_links(self, start: int, stop: int) -> dict[int, str]:
         """The links of positions start..stop (inclusive)."""
@@ -90,6 +104,10 @@ class ChainedPostgresRecorder(PostgresApplicationRecorder):
             *table
         )
         self._chain_end = SQL("SELECT count(*) AS n, coalesce(max(position), 0) AS top FROM {}.{}").format(*table)
+        self._raw_events = SQL(
+            "SELECT notification_id, originator_id, originator_version, topic, state FROM {}.{} "
+            "WHERE notification_id > %s ORDER BY notification_id LIMIT %s"
+        ).format(Identifier(self.datastore.schema), Identifier(self.events_table_name))
 
     def _fetch_ids_after_insert_events(
         self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any
@@ -101,6 +119,14 @@ class ChainedPostgresRecorder(PostgresApplicationRecorder):
             rows = _links(self.chain_key, row["link"] if row else GENESIS, positions, stored_events)
             curs.executemany(self._insert_link, rows)
         return positions
+
+    def raw_events(self, after: int, limit: int) -> list[tuple]:
+        with self.datastore.transaction(commit=False) as curs:
+            curs.execute(self._raw_events, (after, limit))
+            return [
+                (r["notification_id"], stored_id(r["originator_id"]), r["originator_version"], r["topic"], r["state"])
+                for r in curs.fetchall()
+            ]
 
     def chain_links(self, start: int, stop: int) -> dict[int, str]:
         with self.datastore.transaction(commit=False) as curs:
@@ -118,7 +144,13 @@ def _links(key: bytes, previous: str, positions: Sequence[int], events: Sequence
     rows = []
     for position, event in zip(positions, events, strict=True):
         previous = link(
-            key, previous, position, event.originator_id, event.originator_version, event.topic, event.state
+            key,
+            previous,
+            position,
+            stored_id(event.originator_id),
+            event.originator_version,
+            event.topic,
+            bytes(event.state),
         )
         rows.append((position, previous))
     return rows

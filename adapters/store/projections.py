@@ -195,20 +195,45 @@ def jsonable(value: Any) -> Any:
 
 def event_record(position: int, event: Any) -> dict[str, Any]:
     """An event as auditors read it: where it sits in the log, what it is, who caused it, what it says."""
-    kind = type(event).__qualname__
-    aggregate_type = kind.rpartition(".")[0]
     meta = getattr(event, "meta", None) or {}
     actor = meta.get("actor") or {}
+    return audit_record(
+        position,
+        type(event).__qualname__,
+        str(event.originator_id),
+        event.originator_version,
+        iso(event.timestamp),
+        meta.get("tenant_id", ""),
+        actor.get("sub"),
+        actor.get("role"),
+        meta.get("request_id") or None,
+        vars(event),
+    )
+
+
+def audit_record(
+    position: int,
+    kind: str,
+    aggregate_id: str,
+    version: int,
+    timestamp: str,
+    tenant_id: str,
+    actor_sub: str | None,
+    actor_role: str | None,
+    request_id: str | None,
+    state: dict[str, Any],
+) -> dict[str, Any]:
+    """The one shape of an event for auditors (GET /events, histories, exports)."""
     return {
         "position": position,
-        "id": f"{event.originator_id}:{event.originator_version}",  # unique: one version per aggregate
+        "id": f"{aggregate_id}:{version}",  # unique: one version per aggregate
         "type": kind,
-        "aggregate_type": aggregate_type or "FrameLog",
-        "aggregate_id": str(event.originator_id),
-        "version": event.originator_version,
-        "timestamp": iso(event.timestamp),
-        "tenant_id": meta.get("tenant_id", ""),
-        "actor": {"sub": actor.get("sub"), "role": actor.get("role")},
-        "request_id": meta.get("request_id") or None,
-        "data": {k: jsonable(v) for k, v in vars(event).items() if k not in ENVELOPE},
+        "aggregate_type": kind.rpartition(".")[0] or "FrameLog",
+        "aggregate_id": aggregate_id,
+        "version": version,
+        "timestamp": timestamp,
+        "tenant_id": tenant_id,
+        "actor": {"sub": actor_sub, "role": actor_role},
+        "request_id": request_id,
+        "data": {k: jsonable(v) for k, v in state.items() if k not in ENVELOPE},
     }

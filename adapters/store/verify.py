@@ -31,31 +31,42 @@ class Report:
 
 
 def verify_chain(gateway: Gateway, batch: int = 5000, progress: Progress | None = None) -> tuple[int, list[str]]:
-    """Recomputes every link in log order; returns (events checked, problems found)."""
+    """Recomputes every link in log order from the rows exactly as stored; returns (events checked, problems)."""
     recorder: Any = gateway.recorder
-    if not hasattr(recorder, "chain_links"):
+    if not hasattr(recorder, "raw_events"):
         return 0, ["this store keeps no hash chain (an in-memory store?)"]
     end = gateway.position()
     previous, position, checked, problems = GENESIS, 0, 0, []
     while True:
-        notifications = recorder.select_notifications(start=position, limit=batch, inclusive_of_start=False)
-        if not notifications:
+        rows = recorder.raw_events(position, batch)
+        if not rows:
             break
-        links = recorder.chain_links(position + 1, notifications[-1].id)
-        for n in notifications:
-            expected = link(recorder.chain_key, previous, n.id, n.originator_id, n.originator_version, n.topic, n.state)
-            stored = links.pop(n.id, None)
-            if stored is None:
-                problems.append(f"position {n.id}: event has no chain link (written behind the gateway's back)")
-            elif stored != expected:
-                problems.append(
-                    f"position {n.id}: link does not match ({n.topic} of {n.originator_id} v{n.originator_version}"
-                    " was changed, moved, or an event before it was removed)"
-                )
-            previous = stored or expected
+        links = recorder.chain_links(position + 1, rows[-1][0])
+        for row_position, aggregate, version, topic, state in rows:
+            stored = links.pop(row_position, None)
+            if (
+                not isinstance(state, (bytes, memoryview))
+                or not isinstance(aggregate, str)
+                or not isinstance(version, int)
+                or not isinstance(topic, str)
+            ):
+                problems.append(f"position {row_position}: the stored row is unreadable (a column was rewritten)")
+                expected = None
+            else:
+                expected = link(recorder.chain_key, previous, row_position, aggregate, version, topic, bytes(state))
+                if stored is None:
+                    problems.append(
+                        f"position {row_position}: event has no chain link (written behind the gateway's back)"
+                    )
+                elif stored != expected:
+                    problems.append(
+                        f"position {row_position}: link does not match ({topic} of {aggregate} v{version} was "
+                        "changed, moved, or an event before it was removed)"
+                    )
+            previous = stored or expected or previous
         problems += [f"position {p}: chain link without its event (the event was deleted)" for p in sorted(links)]
-        checked += len(notifications)
-        position = notifications[-1].id
+        checked += len(rows)
+        position = rows[-1][0]
         if progress:
             progress(position, end)
     count, top = recorder.chain_end()

@@ -15,8 +15,10 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 import aiosqlite
 
@@ -27,7 +29,7 @@ from adapters.store.projections import (
     LOCATION_PREFIX,
     RUNTIME_PREFIX,
     TENANT_TOPIC,
-    event_record,
+    audit_record,
     fold_charger,
     fold_command,
     fold_location,
@@ -67,7 +69,8 @@ CREATE TABLE IF NOT EXISTS frames (
 CREATE INDEX IF NOT EXISTS frames_by_time ON frames (charger_id, at, seq);
 CREATE TABLE IF NOT EXISTS events (
     position INTEGER PRIMARY KEY, tenant_id TEXT NOT NULL, type TEXT NOT NULL, aggregate_id TEXT NOT NULL,
-    timestamp TEXT NOT NULL, record TEXT NOT NULL
+    version INTEGER NOT NULL, timestamp TEXT NOT NULL, actor_sub TEXT, actor_role TEXT, request_id TEXT,
+    state BLOB NOT NULL
 );
 CREATE INDEX IF NOT EXISTS events_by_tenant ON events (tenant_id, position);
 CREATE INDEX IF NOT EXISTS events_by_aggregate ON events (tenant_id, aggregate_id, position);
@@ -183,20 +186,33 @@ class Views:
             end = until if until is not None else await asyncio.to_thread(self.gateway.position)
             started = time.perf_counter()
             self.applied = 0
-            while self.position < end and await self._apply_next_batch(stop=end):
+            # Read (and decode) the next batch while this one is written: the two overlap in their threads.
+            reading = asyncio.ensure_future(asyncio.to_thread(self._read_batch, 0, end))
+            while self.position < end:
+                batch = await reading
+                if not batch[0]:
+                    break
+                if batch[0][-1].id < end:
+                    reading = asyncio.ensure_future(asyncio.to_thread(self._read_batch, batch[0][-1].id, end))
+                await self._apply_next_batch(stop=end, read=batch)
                 if progress:
                     progress(self.position, end)
             return self.applied, time.perf_counter() - started
 
-    async def _apply_next_batch(self, stop: int | None = None) -> bool:
-        """One transaction: re-read the position, fold the next batch of events, advance the position."""
+    async def _apply_next_batch(self, stop: int | None = None, read: tuple | None = None) -> bool:
+        """One transaction: re-read the position, fold the next batch of events, advance the position.
+
+        `read` is a batch already read from the position this transaction finds (the rebuild's prefetch)."""
         db = self._writer
         assert db is not None
         await db.execute("BEGIN IMMEDIATE")
         open_transaction = True
         try:
             position = await self._tracked(db)
-            notifications, events = await asyncio.to_thread(self._read_batch, position, stop)
+            if read is not None and (not read[0] or read[0][0].id > position):
+                notifications, events = read
+            else:
+                notifications, events = await asyncio.to_thread(self._read_batch, position, stop)
             if notifications:
                 await self._fold(db, events)
                 await db.execute(
@@ -217,30 +233,37 @@ class Views:
         self.position = position
         return bool(notifications)
 
-    def _read_batch(self, position: int, stop: int | None = None) -> tuple[Sequence[Any], list[tuple[str, Any, dict]]]:
-        """Reads and decodes the next notifications, with their auditors' records (runs in a worker thread)."""
+    def _read_batch(self, position: int, stop: int | None = None) -> tuple[Sequence[Any], list[tuple[str, Any, Any]]]:
+        """Reads and decodes the next notifications (runs in a worker thread)."""
         notifications = self.gateway.recorder.select_notifications(
             start=position, limit=self.batch_size, stop=stop, inclusive_of_start=False
         )
         to_event = self.gateway.mapper.to_domain_event
-        decoded = [(n.topic, to_event(n), n.id) for n in notifications]
-        return notifications, [(topic, event, event_record(position, event)) for topic, event, position in decoded]
+        return notifications, [
+            (n.topic, _frame(n) if n.topic == FRAME_TOPIC else to_event(n), n) for n in notifications
+        ]
 
     async def _fold(self, db: aiosqlite.Connection, events: list[tuple[str, Any, dict]]) -> None:
         tenants: list[tuple[str, str]] = []
         frames: list[tuple] = []
         records: list[tuple] = []
         by_table: dict[TableFold, list[Any]] = {}
-        for topic, event, record in events:
-            if record["tenant_id"]:
+        for topic, event, notification in events:
+            meta = getattr(event, "meta", None)
+            if meta and meta.get("tenant_id"):  # the auditors' index: the stored state as it is, decoded on read
+                actor = meta.get("actor") or {}
                 records.append(
                     (
-                        record["position"],
-                        record["tenant_id"],
-                        record["type"],
-                        record["aggregate_id"],
-                        record["timestamp"],
-                        json.dumps(record),
+                        notification.id,
+                        meta["tenant_id"],
+                        topic.rpartition(":")[2],  # the event class's qualified name
+                        str(event.originator_id),
+                        event.originator_version,
+                        iso(event.timestamp),
+                        actor.get("sub"),
+                        actor.get("role"),
+                        meta.get("request_id") or None,
+                        notification.state,
                     )
                 )
             if topic == FRAME_TOPIC:
@@ -263,8 +286,8 @@ class Views:
                 by_table.setdefault(table, []).append(event)
         if records:
             await db.executemany(
-                "INSERT OR IGNORE INTO events (position, tenant_id, type, aggregate_id, timestamp, record) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT OR IGNORE INTO events (position, tenant_id, type, aggregate_id, version, timestamp, "
+                "actor_sub, actor_role, request_id, state) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 records,
             )
         if tenants:
@@ -415,9 +438,25 @@ class Views:
             if value is not None:
                 where += f" AND {clause}"
                 params.append(value)
-        sql = f"SELECT record FROM events WHERE {where} ORDER BY position LIMIT ?"  # noqa: S608 - bound values
+        sql = f"SELECT * FROM events WHERE {where} ORDER BY position LIMIT ?"  # noqa: S608 - bound values
         rows = await self._all(sql, (*params, limit))
-        return [json.loads(r["record"]) for r in rows]
+        return [self._record(row) for row in rows]
+
+    def _record(self, row: aiosqlite.Row) -> dict[str, Any]:
+        """An index row as auditors read it, its data decoded from the stored state."""
+        state = self.gateway.mapper.transcoder.decode(bytes(row["state"]))
+        return audit_record(
+            row["position"],
+            row["type"],
+            row["aggregate_id"],
+            row["version"],
+            row["timestamp"],
+            row["tenant_id"],
+            row["actor_sub"],
+            row["actor_role"],
+            row["request_id"],
+            state,
+        )
 
     async def command(self, tenant_id: str, command_id: str) -> dict | None:
         return await self._doc("commands", "tenant_id = ? AND id = ?", (tenant_id, command_id))
@@ -445,6 +484,37 @@ class Views:
         """
         assert self._reader is not None
         return list(await self._reader.execute_fetchall(sql, params))
+
+
+@dataclass(frozen=True)
+class _Frame:
+    """A frame event read straight from its stored JSON: frames are most of a log, and decoding them through the
+    library's transcoder (a Python hook per object) would dominate replay."""
+
+    originator_id: UUID
+    originator_version: int
+    timestamp: datetime
+    charger_id: UUID
+    direction: str
+    action: str | None
+    message_id: str | None
+    raw: str
+    meta: dict
+
+
+def _frame(notification: Any) -> Any:
+    state = json.loads(notification.state)
+    return _Frame(
+        originator_id=notification.originator_id,
+        originator_version=notification.originator_version,
+        timestamp=datetime.fromisoformat(state["timestamp"]["_data_"]),
+        charger_id=UUID(state["charger_id"]["_data_"]),
+        direction=state["direction"],
+        action=state["action"],
+        message_id=state["message_id"],
+        raw=state["raw"],
+        meta=state.get("meta") or {},
+    )
 
 
 def _with_runtime(row: aiosqlite.Row) -> dict:

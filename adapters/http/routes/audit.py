@@ -21,10 +21,8 @@ bp = Blueprint("audit", __name__)
 
 
 def utc(moment: datetime | None) -> str | None:
-    """A query datetime as the views store it (UTC, Z suffix); naive means UTC."""
-    if moment is None:
-        return None
-    return iso(moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC))
+    """A query moment (already in UTC, see the models) as the views store it."""
+    return None if moment is None else iso(moment)
 
 
 @bp.get("/events")
@@ -67,12 +65,12 @@ async def state_as_of(who: Actor, kind: type, aggregate_id: object, moment: date
     """The resource as it was at `moment`: its own events up to then, folded like the live view."""
     events = await run(services().gateway.history, who, aggregate_id, kind)
     fold = fold_location if kind is Location else fold_charger
-    cutoff = moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+    moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
     doc = None
     for event in events:
-        if event.timestamp > cutoff:
+        if event.timestamp > moment:
             break
         doc = fold(doc, event)
     if doc is None:
-        raise HttpError(404, f"{kind.__name__} not found at {iso(cutoff)}")
+        raise HttpError(404, f"{kind.__name__} not found at {iso(moment)}")
     return doc
