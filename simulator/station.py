@@ -264,6 +264,22 @@ class Station:
         except Exception:
             log.warning("%s: follow-up failed", self.spec.identity, exc_info=True)
 
+    def apply_local_list(self, version: int, update_type: str, changes: list[tuple[str, dict | None]]) -> bool:
+        """SendLocalList for both versions: Full replaces the list, Differential needs a newer version and
+        removes the entries without info. False on a version mismatch (nothing changes)."""
+        current = self.runtime.local_list
+        differential = update_type == "Differential"
+        if differential and version <= current["version"]:
+            return False
+        entries = {e["id_tag"]: e for e in current["entries"]} if differential else {}
+        for id_tag, entry in changes:
+            if entry is None:
+                entries.pop(id_tag, None)
+            else:
+                entries[id_tag] = entry
+        self.observe("local_list_changed", version, list(entries.values()))
+        return True
+
     def connector_for(self, evse_id: int | None, connector_id: int | None) -> Connector | None:
         for connector in self.connectors.values():
             if (evse_id is None or connector.evse_id == evse_id) and (

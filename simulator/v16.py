@@ -166,18 +166,12 @@ class ChargePoint16(Station, ChargePoint):
     def on_send_local_list(self, list_version: int, update_type: str, local_authorization_list=None, **_: Any):
         if not self.configuration.bool_value("LocalAuthListEnabled", True):
             return call_result.SendLocalList(status="NotSupported")
-        current = self.runtime.local_list
-        entries = {e["id_tag"]: e for e in current["entries"]} if update_type == "Differential" else {}
-        if update_type == "Differential" and list_version <= current["version"]:
-            return call_result.SendLocalList(status="VersionMismatch")
-        for entry in local_authorization_list or []:
-            if entry.get("id_tag_info") is None:
-                entries.pop(entry["id_tag"], None)
-            else:
-                entries[entry["id_tag"]] = {"id_tag": entry["id_tag"], **entry["id_tag_info"]}
-        merged = list(entries.values())
-        self.observe("local_list_changed", list_version, merged)
-        return call_result.SendLocalList(status="Accepted")
+        changes = [
+            (e["id_tag"], {"id_tag": e["id_tag"], **e["id_tag_info"]} if e.get("id_tag_info") else None)
+            for e in local_authorization_list or []
+        ]
+        accepted = self.apply_local_list(list_version, update_type, changes)
+        return call_result.SendLocalList(status="Accepted" if accepted else "VersionMismatch")
 
     @on(Action.get_local_list_version)
     def on_get_local_list_version(self, **_: Any):

@@ -284,18 +284,15 @@ class ChargePoint201(Station, ChargePoint):
     def on_send_local_list(self, version_number: int, update_type: str, local_authorization_list=None, **_: Any):
         if not self.configuration.bool_value("LocalAuthListCtrlr.Enabled", True):
             return call_result.SendLocalList(status="Failed")
-        current = self.runtime.local_list
-        entries = {e["id_tag"]: e for e in current["entries"]} if update_type == "Differential" else {}
-        if update_type == "Differential" and version_number <= current["version"]:
-            return call_result.SendLocalList(status="VersionMismatch")
-        for entry in local_authorization_list or []:
-            id_token, info = entry["id_token"], entry.get("id_token_info")
-            if info is None:
-                entries.pop(id_token["id_token"], None)
-            else:
-                entries[id_token["id_token"]] = self._local_entry(id_token, info)
-        self.observe("local_list_changed", version_number, list(entries.values()))
-        return call_result.SendLocalList(status="Accepted")
+        changes = [
+            (
+                e["id_token"]["id_token"],
+                self._local_entry(e["id_token"], e["id_token_info"]) if e.get("id_token_info") else None,
+            )
+            for e in local_authorization_list or []
+        ]
+        accepted = self.apply_local_list(version_number, update_type, changes)
+        return call_result.SendLocalList(status="Accepted" if accepted else "VersionMismatch")
 
     @staticmethod
     def _local_entry(id_token: dict[str, Any], info: dict[str, Any]) -> dict[str, Any]:
