@@ -1,19 +1,49 @@
-"""Runs every benchmark suite in turn."""
+"""Runs the benchmark suites: `python -m bench` runs every one in turn;
+`python -m bench rest|simulator|recording|replay` (one or more names) only those. A suite that fails is reported and the next one still runs."""
 
 from __future__ import annotations
 
 import sys
+import traceback
+from collections.abc import Callable
 
-from bench import rest
+SUITES = ("rest", "simulator", "recording", "replay")
 
 
-def main() -> int:
-    for suite in (rest.main,):
-        status = suite()
-        if status:
-            return status
-    return 0
+def load(name: str) -> Callable[[], int]:
+    if name == "rest":
+        from bench import rest
+
+        return rest.main
+    if name == "simulator":
+        from bench import simulator_suite
+
+        return simulator_suite.main
+    if name == "replay":
+        from bench import replay
+
+        return replay.main
+    from bench import recording
+
+    return recording.main
+
+
+def main(argv: list[str]) -> int:
+    unknown = [name for name in argv if name not in SUITES]
+    if unknown:
+        print(f"usage: python -m bench [{'|'.join(SUITES)} ...]; unknown: {' '.join(unknown)}", file=sys.stderr)
+        return 2
+    status = 0
+    for name in argv or SUITES:
+        try:
+            result = load(name)()
+        except Exception:
+            traceback.print_exc()
+            print(f"the {name} benchmark failed", file=sys.stderr)
+            result = 1
+        status = status or result
+    return status
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))

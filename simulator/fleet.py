@@ -30,6 +30,7 @@ FLEET_TOPICS = [
     *(COMMAND + name for name in ("Requested", "Completed", "Failed", "Expired")),
 ]
 COMMAND_TTL = timedelta(seconds=60)
+READ_BATCH = 500
 LIFECYCLE = ("start_charger", "stop_charger", "reset_charger")
 
 
@@ -118,24 +119,33 @@ class Fleet:
     # -- following the log -----------------------------------------------------------------------------
 
     async def catch_up(self) -> None:
+        """Folds every new charger and command event first, then reconciles once: a charger created and
+        stopped long ago is never started on the way."""
+        touched: set[UUID] = set()
         while True:
-            batch = await asyncio.to_thread(self._read, self.position)
-            if not batch:
-                return
-            touched: set[UUID] = set()
-            for position, event in batch:
-                self.position = position
+            position, batch = await asyncio.to_thread(self._read, self.position)
+            for event in batch:
                 touched |= self._fold(event)
-            for charger_id in touched:
-                await self._reconcile(charger_id)
-            await self._run_commands()
+            self.position = position
+            if len(batch) < READ_BATCH:
+                break
+        for charger_id in touched:
+            await self._reconcile(charger_id)
+        await self._run_commands()
 
-    def _read(self, position: int) -> list[tuple[int, Any]]:
+    def _read(self, position: int) -> tuple[int, list[Any]]:
+        """The fleet's events after `position`, and the position to continue from. Reading up to the log's end
+        as it was before the query moves the position past frames and other events too, so an idle poll reads
+        nothing instead of rescanning them (positions are assigned in commit order by the store)."""
+        end = self.gateway.recorder.max_notification_id() or 0
         notifications = self.gateway.recorder.select_notifications(
-            start=position, limit=500, topics=FLEET_TOPICS, inclusive_of_start=False
+            start=position, limit=READ_BATCH, stop=end, topics=FLEET_TOPICS, inclusive_of_start=False
         )
         to_event = self.gateway.mapper.to_domain_event
-        return [(n.id, to_event(n)) for n in notifications]
+        events = [to_event(n) for n in notifications]
+        if len(notifications) == READ_BATCH:
+            return notifications[-1].id, events
+        return max(position, end), events
 
     def _fold(self, event: Any) -> set[UUID]:
         name = type(event).__qualname__

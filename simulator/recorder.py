@@ -47,11 +47,13 @@ class ObservationRecorder:
         return len(self._buffer)
 
     def start(self) -> None:
+        self._closing = asyncio.Event()
         self._task = asyncio.create_task(self._run(), name="observation-recorder")
 
     async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self.flush_interval)
+        while not self._closing.is_set():
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._closing.wait(), self.flush_interval)
             try:
                 await self.flush()
             except Exception:
@@ -63,16 +65,30 @@ class ObservationRecorder:
             while self._buffer:
                 batch, self._buffer = self._buffer[:MAX_BATCH], self._buffer[MAX_BATCH:]
                 try:
-                    recordings = await asyncio.to_thread(self.gateway.save, *batch)
-                    if recordings:
-                        self.gateway.notify_saved(recordings[-1].notification.id)
-                    await self._snapshot_runtimes(batch)
+                    recordings = await self._save(batch)
                 except IntegrityError:
                     await asyncio.to_thread(self._save_per_stream, batch)
+                except asyncio.CancelledError:
+                    raise  # the batch was saved in its thread (see _save): never queue it again
                 except BaseException:
                     self._buffer[:0] = batch  # retried first at the next flush: nothing is dropped
                     raise
+                else:
+                    if recordings:
+                        self.gateway.notify_saved(recordings[-1].notification.id)
+                    await self._snapshot_runtimes(batch)
                 self.recorded += len(batch)
+
+    async def _save(self, batch: list[Any]) -> Any:
+        """Saves in a worker thread; if this task is cancelled meanwhile, the save still finishes before the
+        cancellation goes on, so a batch is never both saved and kept for another try."""
+        saving = asyncio.ensure_future(asyncio.to_thread(self.gateway.save, *batch))
+        try:
+            return await asyncio.shield(saving)
+        except asyncio.CancelledError:
+            with contextlib.suppress(Exception):
+                await saving
+            raise
 
     async def _snapshot_runtimes(self, batch: list[Any]) -> None:
         """Runtime streams grow with every reconnect: snapshot them like the API's aggregates."""
@@ -82,22 +98,29 @@ class ObservationRecorder:
                     await asyncio.to_thread(self.gateway.take_snapshot, event.originator_id, event.originator_version)
 
     def _save_per_stream(self, batch: list[Any]) -> None:
-        """A version clash in one stream (another writer had it) must not hold back every other charger."""
+        """A version clash: save each stream's events the store does not have yet. Events whose versions another
+        writer took are dropped (and counted): they must not hold back every other charger."""
         streams: dict[Any, list[Any]] = {}
         for event in batch:
             streams.setdefault(event.originator_id, []).append(event)
         for originator, events in streams.items():
+            newest = list(self.gateway.events.get(originator, desc=True, limit=1))
+            stored = newest[0].originator_version if newest else 0
+            fresh = [e for e in events if e.originator_version > stored]  # the others were saved already
+            if not fresh:
+                continue
             try:
-                self.gateway.save(*events)
+                self.gateway.save(*fresh)
             except IntegrityError:
-                self.dropped += len(events)
+                self.dropped += len(fresh)
                 log.error(
-                    "dropped %d event(s) of stream %s: another writer holds those versions", len(events), originator
+                    "dropped %d event(s) of stream %s: another writer holds those versions", len(fresh), originator
                 )
 
     async def close(self) -> None:
+        """Lets the current flush finish, then writes everything still buffered."""
         if self._task is not None:
-            self._task.cancel()
+            self._closing.set()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
         await self.flush()

@@ -1,0 +1,192 @@
+"""The simulator's baseline: a plain `websockets` client process, no compression, no pings, no ocpp library.
+
+Two ways to use it, both against the lean CSMS:
+- idle connections (memory): `open N` on stdin opens connections until N are open and answers `ok N` on stdout;
+  nothing runs per connection beyond what websockets itself keeps.
+- bare charge points (boot time, idle CPU, heartbeats): `--boot N` at start connects N identities at once, each
+  sending BootNotification, two StatusNotifications, then a Heartbeat every interval (the boot answer's, changed by
+  a ChangeConfiguration HeartbeatInterval from the CSMS, which it answers). Frames are written by hand.
+
+Run: `python -m bench.bare_client URL PREFIX [--boot N]`; prints `ready` once started; `quit` (or EOF, or SIGTERM)
+ends it. Every wait is bounded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import itertools
+import json
+import sys
+from typing import Any
+
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
+from websockets.typing import Subprotocol
+
+OPEN_CONCURRENCY = 200  # idle connections opened at a time
+OPEN_TIMEOUT = 30.0
+CALL_TIMEOUT = 30.0
+CLOSE_TIMEOUT = 10.0
+BOOT = {
+    "chargePointVendor": "Bench",
+    "chargePointModel": "BareClient",
+    "chargePointSerialNumber": "0",
+    "firmwareVersion": "1.0.0",
+}
+
+
+async def open_connection(url: str) -> ClientConnection:
+    return await connect(
+        url,
+        subprotocols=[Subprotocol("ocpp1.6")],
+        compression=None,
+        ping_interval=None,
+        open_timeout=OPEN_TIMEOUT,
+        close_timeout=2,
+        proxy=None,
+    )
+
+
+class BareChargePoint:
+    """One OCPP 1.6J charge point reduced to boot, status and heartbeat."""
+
+    def __init__(self, websocket: ClientConnection, identity: str) -> None:
+        self.websocket = websocket
+        self.identity = identity
+        self.interval = 60
+        self.changed = asyncio.Event()
+        self.pending: dict[str, asyncio.Future[Any]] = {}
+        self.ids = itertools.count(1)
+
+    async def call(self, action: str, payload: dict[str, Any]) -> Any:
+        message_id = str(next(self.ids))
+        answer = asyncio.get_running_loop().create_future()
+        self.pending[message_id] = answer
+        try:
+            await self.websocket.send(json.dumps([2, message_id, action, payload], separators=(",", ":")))
+            return await asyncio.wait_for(answer, CALL_TIMEOUT)
+        finally:
+            self.pending.pop(message_id, None)
+
+    async def receive(self) -> None:
+        async for raw in self.websocket:
+            message = json.loads(raw)
+            if message[0] == 3:
+                answer = self.pending.get(str(message[1]))
+                if answer is not None and not answer.done():
+                    answer.set_result(message[2])
+            elif message[0] == 2 and message[2] == "ChangeConfiguration":
+                key, value = message[3].get("key"), message[3].get("value")
+                await self.websocket.send(json.dumps([3, message[1], {"status": "Accepted"}]))
+                if key == "HeartbeatInterval":
+                    self.interval = int(value)
+                    self.changed.set()
+            elif message[0] == 2:
+                await self.websocket.send(json.dumps([4, message[1], "NotImplemented", "", {}]))
+
+    async def work(self) -> None:
+        answer = await self.call("BootNotification", {**BOOT, "chargePointSerialNumber": self.identity[:25]})
+        self.interval = int(answer.get("interval") or 60)
+        for connector in (0, 1):
+            status = {"connectorId": connector, "errorCode": "NoError", "status": "Available"}
+            await self.call("StatusNotification", status)
+        while True:
+            self.changed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.changed.wait(), max(1, self.interval))
+                continue
+            await self.call("Heartbeat", {})
+
+    async def run(self) -> None:
+        receiving = asyncio.create_task(self.receive())
+        working = asyncio.create_task(self.work())
+        try:
+            await asyncio.wait({receiving, working}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (receiving, working):
+                task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, ConnectionClosed, TimeoutError):
+                await asyncio.gather(receiving, working)
+
+
+class BareClient:
+    def __init__(self, url: str, prefix: str) -> None:
+        self.url = url.rstrip("/")
+        self.prefix = prefix
+        self.connections: list[ClientConnection] = []
+        self.tasks: set[asyncio.Task[None]] = set()
+        self.failures = 0
+
+    def identity(self, index: int) -> str:
+        return f"{self.prefix}-{index:06d}"
+
+    async def open(self, total: int) -> int:
+        """Opens idle connections until `total` are open (OPEN_CONCURRENCY at a time)."""
+        gate = asyncio.Semaphore(OPEN_CONCURRENCY)
+
+        async def one(index: int) -> None:
+            async with gate:
+                try:
+                    self.connections.append(await open_connection(f"{self.url}/{self.identity(index)}"))
+                except (OSError, TimeoutError, ConnectionClosed) as error:
+                    self.failures += 1
+                    print(f"cannot connect {self.identity(index)}: {error!r}", file=sys.stderr)
+
+        await asyncio.gather(*(one(index) for index in range(len(self.connections), total)))
+        return len(self.connections)
+
+    async def boot(self, count: int) -> None:
+        """Connects `count` charge points at once; each boots as soon as it is connected."""
+
+        async def one(index: int) -> None:
+            identity = self.identity(index)
+            try:
+                websocket = await open_connection(f"{self.url}/{identity}")
+            except (OSError, TimeoutError, ConnectionClosed) as error:
+                self.failures += 1
+                print(f"cannot connect {identity}: {error!r}", file=sys.stderr)
+                return
+            self.connections.append(websocket)
+            await BareChargePoint(websocket, identity).run()
+
+        for index in range(count):
+            task = asyncio.create_task(one(index))
+            self.tasks.add(task)
+            task.add_done_callback(self.tasks.discard)
+
+    async def close(self) -> None:
+        for task in list(self.tasks):
+            task.cancel()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(CLOSE_TIMEOUT):
+                await asyncio.gather(*(ws.close() for ws in self.connections), return_exceptions=True)
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("url")
+    parser.add_argument("prefix")
+    parser.add_argument("--boot", type=int, default=0)
+    args = parser.parse_args()
+    client = BareClient(args.url, args.prefix)
+    if args.boot:
+        await client.boot(args.boot)
+    print("ready", flush=True)
+    try:
+        while True:
+            line = (await asyncio.to_thread(sys.stdin.readline)).split()
+            if not line or line[0] == "quit":
+                break
+            if line[0] == "open":
+                opened = await client.open(int(line[1]))
+                print(f"ok {opened} failures {client.failures}", flush=True)
+            else:
+                print(f"error unknown command {line[0]}", flush=True)
+    finally:
+        await client.close()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

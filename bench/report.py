@@ -1,0 +1,95 @@
+"""Markdown tables, budget verdicts, machine info and the dated sections appended to docs/benchmarks.md."""
+
+from __future__ import annotations
+
+import os
+import platform
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from importlib.metadata import version
+from pathlib import Path
+
+from bench.rest import HEADER, REPORT, ROOT
+
+
+def verdict(ok: bool | None) -> str:
+    return "n/a" if ok is None else ("PASS" if ok else "MISS")
+
+
+def ratio(value: float, baseline: float) -> str:
+    return f"{value / baseline:.2f}x" if baseline else "n/a"
+
+
+def table(header: Sequence[str], rows: Sequence[Sequence[str]], left: int = 1) -> str:
+    """A markdown table; the first `left` columns are left-aligned, the others right-aligned."""
+    align = ["---" if i < left else "--:" for i in range(len(header))]
+    lines = [header, align, *rows]
+    return "\n".join("| " + " | ".join(line) + " |" for line in lines)
+
+
+def _cpu_model() -> str:
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return platform.processor() or "unknown CPU"
+
+
+def _memory_gib() -> float:
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        if line.startswith("MemTotal:"):
+            return int(line.split()[1]) / 1024 / 1024
+    return float("nan")
+
+
+def machine() -> str:
+    return (
+        f"nproc {len(os.sched_getaffinity(0))} ({_cpu_model()}), {_memory_gib():.1f} GiB RAM, "
+        f"Python {platform.python_version()} ({platform.system()} {platform.release()} {platform.machine()}), "
+        f"websockets {version('websockets')}, ocpp {version('ocpp')}, eventsourcing {version('eventsourcing')}"
+    )
+
+
+def append_section(title: str, lines: Sequence[str]) -> bool:
+    """Appends `## <UTC date>: <title>` and the lines to docs/benchmarks.md (the header first if it is new).
+    BENCH_NO_REPORT=1 skips it (trial runs); returns whether it was appended."""
+    if os.environ.get("BENCH_NO_REPORT") == "1":
+        print(f"BENCH_NO_REPORT=1: section {title!r} not appended", file=sys.stderr)
+        return False
+    REPORT.parent.mkdir(parents=True, exist_ok=True)
+    section = [f"## {datetime.now(UTC):%Y-%m-%d %H:%M} UTC: {title}", "", *lines, ""]
+    with REPORT.open("a", encoding="utf-8") as out:
+        if out.tell() == 0:
+            out.write(HEADER)
+        out.write("\n" + "\n".join(section))
+    print(f"appended to {REPORT.relative_to(ROOT)}", file=sys.stderr)
+    return True
+
+
+def load_average() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
+GATEWAY_SOURCES = ("adapters", "application", "domain", "simulator")
+
+
+def source_stamp() -> tuple[float, str]:
+    """The newest modification time among the gateway's source files, and that file (to notice code changing
+    underneath a run: the figures then mix two versions)."""
+    newest = max(
+        (path.stat().st_mtime, str(path.relative_to(ROOT)))
+        for d in GATEWAY_SOURCES
+        for path in (ROOT / d).rglob("*.py")
+    )
+    return newest
+
+
+def source_note(before: tuple[float, str]) -> str | None:
+    after = source_stamp()
+    if after[0] <= before[0]:
+        return None
+    changed = datetime.fromtimestamp(after[0], UTC)
+    return (
+        f"WARNING: gateway source changed during the run ({after[1]} at {changed:%H:%M:%S} UTC): the figures may "
+        "mix two versions of the code."
+    )
