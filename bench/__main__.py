@@ -1,5 +1,6 @@
 """Runs the benchmark suites: `python -m bench` runs every one in turn;
-`python -m bench rest|simulator|recording|replay` (one or more names) only those. A suite that fails is reported and the next one still runs."""
+`python -m bench rest|simulator|recording|replay` (one or more names) only those.
+A suite that fails is reported and the next one still runs."""
 
 from __future__ import annotations
 
