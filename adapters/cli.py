@@ -122,6 +122,7 @@ def serve(settings: Settings, host: str, port: int, with_simulator: bool = True)
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(signal.SIGUSR1, dump_tasks)
         print(
             f"OCPPLAB Gateway listening on http://{host}:{port}  (store: "
             f"{'PostgreSQL' if settings.database_url else settings.data_dir / 'events.sqlite'})\n"
@@ -133,6 +134,14 @@ def serve(settings: Settings, host: str, port: int, with_simulator: bool = True)
 
     asyncio.run(run())
     return 0
+
+
+def dump_tasks() -> None:
+    """SIGUSR1: prints every asyncio task's stack to stderr (what is the process waiting for?)."""
+    for task in asyncio.all_tasks():
+        print(f"--- {task.get_name()}", file=sys.stderr)
+        task.print_stack(limit=12, file=sys.stderr)
+    sys.stderr.flush()
 
 
 def print_token(settings: Settings, args: argparse.Namespace) -> int:

@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
+from application.waiting import wait_event
 from simulator.recorder import ObservationRecorder
 from simulator.runner import ChargerMemory, ChargerRunner
 from simulator.station import ChargerSpec
@@ -107,8 +108,7 @@ class Fleet:
 
     async def _follow(self) -> None:
         while True:
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.poll_interval)
+            await wait_event(self._wake, self.poll_interval)
             self._wake.clear()
             try:
                 await self.catch_up()

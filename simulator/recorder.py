@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from eventsourcing.persistence import IntegrityError
 
 from application.simulation import collect_observed
+from application.waiting import wait_event
 from domain.frames import FrameRecorded
 from domain.runtime import ChargerRuntime
 
@@ -52,8 +53,7 @@ class ObservationRecorder:
 
     async def _run(self) -> None:
         while not self._closing.is_set():
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._closing.wait(), self.flush_interval)
+            await wait_event(self._closing, self.flush_interval)
             try:
                 await self.flush()
             except Exception:

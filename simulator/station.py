@@ -18,6 +18,7 @@ from uuid import UUID
 from ocpp.exceptions import OCPPError
 from ocpp.messages import Call, unpack
 
+from application.waiting import wait_event
 from domain.runtime import ChargerRuntime
 from simulator.recorder import ObservationRecorder
 
@@ -154,8 +155,7 @@ class Station:
     async def heartbeat_forever(self) -> None:
         while True:
             self._interval_changed.clear()
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._interval_changed.wait(), timeout=max(1, self.heartbeat_interval))
+            if await wait_event(self._interval_changed, max(1, self.heartbeat_interval)):
                 continue  # the interval changed: wait the new one from now
             try:
                 await self.send_heartbeat()

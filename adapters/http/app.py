@@ -76,7 +76,7 @@ def create_app(services: Services, follow_interval: float = 0.25) -> Quart:
             task = background.pop("follow", None)
             if task is not None:
                 task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
+                with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
             await services.views.close()
             services.gateway.close()

@@ -9,7 +9,6 @@ write transaction, so no event is applied twice.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import time
@@ -37,6 +36,7 @@ from adapters.store.projections import (
     iso,
 )
 from application.gateway import Gateway
+from application.waiting import wait_event
 
 log = logging.getLogger("ocpplab.views")
 SCHEMA = """
@@ -161,8 +161,7 @@ class Views:
                 await self.catch_up()
             except Exception:
                 log.warning("the read models could not catch up with the event log; retrying", exc_info=True)
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._woken.wait(), interval)
+            await wait_event(self._woken, interval)
             self._woken.clear()
 
     def wake(self, position: int | None = None) -> None:
