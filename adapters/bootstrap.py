@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from importlib.metadata import PackageNotFoundError, version
 
 from quart import Quart
@@ -16,6 +18,8 @@ from adapters.tokens import TokenVerifier
 from application.gateway import Gateway
 from simulator.fleet import Fleet
 
+SETUP_LOCK = 7_302_161  # the advisory lock key serialising store set-up across processes
+
 
 def package_version() -> str:
     try:
@@ -27,13 +31,37 @@ def package_version() -> str:
 def build_gateway(settings: Settings) -> Gateway:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     env = settings.event_store_env()
-    if env.get("POSTGRES_SCHEMA"):
-        create_postgres_schema(env)
     box = AesSecretBox.for_settings(settings)
-    gateway = Gateway(default_catalog(), env=env, secrets=box)
+    if env["PERSISTENCE_MODULE"] == "eventsourcing.postgres":
+        with postgres_setup_lock(env):  # processes starting together must not race creating tables and types
+            if env.get("POSTGRES_SCHEMA"):
+                create_postgres_schema(env)
+            gateway = Gateway(default_catalog(), env=env, secrets=box)
+    else:
+        gateway = Gateway(default_catalog(), env=env, secrets=box)
     if hasattr(gateway.recorder, "chain_key"):
         gateway.recorder.chain_key = box.chain_key()  # type: ignore[attr-defined]
     return gateway
+
+
+@contextmanager
+def postgres_setup_lock(env: dict[str, str]) -> Iterator[None]:
+    """A session advisory lock held while one process creates the store's schema, tables and types."""
+    import psycopg
+
+    with psycopg.connect(
+        dbname=env["POSTGRES_DBNAME"],
+        host=env["POSTGRES_HOST"],
+        port=env["POSTGRES_PORT"],
+        user=env["POSTGRES_USER"],
+        password=env["POSTGRES_PASSWORD"] or None,
+        autocommit=True,
+    ) as connection:
+        connection.execute("SELECT pg_advisory_lock(%s)", (SETUP_LOCK,))
+        try:
+            yield
+        finally:
+            connection.execute("SELECT pg_advisory_unlock(%s)", (SETUP_LOCK,))
 
 
 def create_postgres_schema(env: dict[str, str]) -> None:

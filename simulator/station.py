@@ -13,6 +13,7 @@ import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 from uuid import UUID
 
 from ocpp.exceptions import OCPPError
@@ -45,7 +46,9 @@ class ChargerSpec:
 
     @property
     def url(self) -> str:
-        return f"{self.ws_url.rstrip('/')}/{self.identity}"
+        """The CSMS URL with the identity as the last path segment (a query string stays a query string)."""
+        parts = urlsplit(self.ws_url)
+        return urlunsplit(parts._replace(path=f"{parts.path.rstrip('/')}/{self.identity}"))
 
 
 @dataclass
