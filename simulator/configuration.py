@@ -144,15 +144,42 @@ def _model_facts(model: dict) -> tuple[int, int, bool]:
     return connectors, power, three_phase_ac
 
 
+@dataclass(frozen=True)
+class _Table:
+    """The specs of one OCPP version for one charger model, built once and shared by its chargers."""
+
+    specs: dict[str, _Spec]
+    index: dict[str, str]
+    components: frozenset[str]
+
+
+_TABLES: dict[tuple, _Table] = {}
+
+
+def _table(version: str, model: dict) -> _Table:
+    key = (
+        version,
+        _model_facts(model),
+        *(model.get(k) for k in ("brand_name", "vendor_name", "model_name", "name", "phases", "security_profile")),
+    )
+    table = _TABLES.get(key)
+    if table is None:
+        specs = {spec.name: spec for spec in (_specs_16(model) if version == "1.6" else _specs_201(model))}
+        table = _Table(
+            specs, {name.lower(): name for name in specs}, frozenset(name.split(".", 1)[0].lower() for name in specs)
+        )
+        _TABLES[key] = table
+    return table
+
+
 class _Store:
     """Typed key/value storage shared by both OCPP versions."""
 
     max_value_length = MAX_VALUE_LENGTH_16
 
-    def __init__(self, specs: Iterable[_Spec], overrides: dict[str, str] | None) -> None:
-        self._specs = {spec.name: spec for spec in specs}
-        self._index = {name.lower(): name for name in self._specs}
-        self._values: dict[str, str | None] = {name: spec.default for name, spec in self._specs.items()}
+    def __init__(self, table: _Table, overrides: dict[str, str] | None, fixed: dict[str, str] | None = None) -> None:
+        self._specs, self._index = table.specs, table.index  # shared by every charger of the same model
+        self._values: dict[str, str | None] = dict(fixed or {})  # only what differs from the defaults
         for key, raw in (overrides or {}).items():
             spec = self._spec(key)
             if spec is not None and not spec.readonly and isinstance(raw, str):
@@ -170,7 +197,7 @@ class _Store:
         return spec.normalize(raw)
 
     def _current(self, spec: _Spec) -> str | None:
-        return self._values[spec.name]
+        return self._values.get(spec.name, spec.default)
 
     def _set(self, spec: _Spec, raw: str) -> str:
         """Validates and stores a writable value: 'Accepted', 'RebootRequired' or 'Rejected'."""
@@ -237,7 +264,9 @@ class _Store:
         return {
             name: value
             for name, spec in self._specs.items()
-            if not spec.readonly and (value := self._values[name]) is not None and value != spec.default
+            if not spec.readonly
+            and (value := self._values.get(name, spec.default)) is not None
+            and value != spec.default
         }
 
     def keys(self) -> list[str]:
@@ -252,7 +281,7 @@ class Configuration16(_Store):
 
     def __init__(self, model: dict, identity: str, overrides: dict[str, str] | None = None) -> None:
         self.identity = identity
-        super().__init__(_specs_16(model), overrides)
+        super().__init__(_table("1.6", model), overrides)
 
 
 def _specs_16(model: dict) -> list[_Spec]:
@@ -334,9 +363,9 @@ class DeviceModel201(_Store):
     ) -> None:
         self.identity = identity
         self._clock = clock or (lambda: datetime.now(UTC))
-        specs = _specs_201(model, identity)
-        self._components = {spec.name.split(".", 1)[0].lower() for spec in specs}
-        super().__init__(specs, overrides)
+        table = _table("2.0.1", model)
+        self._components = table.components
+        super().__init__(table, overrides, fixed={"ChargingStation.SerialNumber": identity})
 
     def _current(self, spec: _Spec) -> str | None:
         if spec.name == "ClockCtrlr.DateTime":
@@ -408,7 +437,7 @@ class DeviceModel201(_Store):
         }
 
 
-def _specs_201(model: dict, identity: str) -> list[_Spec]:
+def _specs_201(model: dict, identity: str = "") -> list[_Spec]:
     _, power, _ = _model_facts(model)
 
     def rw_int(name: str, default: int, minimum: int = 0, unit: str | None = "s") -> _Spec:
