@@ -64,6 +64,7 @@ class Fleet:
         self.specs: dict[UUID, ChargerSpec] = {}
         self.runners: dict[UUID, ChargerRunner] = {}
         self.memories: dict[UUID, ChargerMemory] = {}
+        self._stopping: dict[UUID, asyncio.Task] = {}
         self.pending: dict[UUID, PendingCommand] = {}
         self.position = 0
         self._wake = asyncio.Event()
@@ -94,7 +95,9 @@ class Fleet:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
         results = await asyncio.gather(
-            *(runner.stop("gateway stopped") for runner in self.runners.values()), return_exceptions=True
+            *(runner.stop("gateway stopped") for runner in self.runners.values()),
+            *self._stopping.values(),
+            return_exceptions=True,
         )
         for failure in (r for r in results if isinstance(r, BaseException)):
             log.warning("a charger did not stop cleanly: %r", failure)
@@ -191,7 +194,11 @@ class Fleet:
         runner = self.runners.get(charger_id)
         wanted = spec is not None and spec.running
         if runner is not None and (not wanted or runner.spec != spec):
-            await self.runners.pop(charger_id).stop("deleted" if spec is None else "stopped")
+            # Stopping waits for the CSMS to answer the close: never hold up the other chargers for it.
+            old = self.runners.pop(charger_id)
+            stopping = asyncio.create_task(old.stop("deleted" if spec is None else "stopped"))
+            self._stopping[charger_id] = stopping
+            stopping.add_done_callback(lambda task: self._forget_stop(charger_id, task))
             runner = None
         if spec is None:
             self.memories.pop(charger_id, None)
@@ -201,7 +208,11 @@ class Fleet:
             memory = self.memories.setdefault(charger_id, ChargerMemory(spec))
             runner = ChargerRunner(spec, self.gateway, self.recorder, key, memory, compression=self.compression)
             self.runners[charger_id] = runner
-            runner.start()
+            runner.start(after=self._stopping.get(charger_id))  # its previous connection closes first
+
+    def _forget_stop(self, charger_id: UUID, task: asyncio.Task) -> None:
+        if self._stopping.get(charger_id) is task:
+            del self._stopping[charger_id]
 
     def _unseal(self, spec: ChargerSpec) -> str | None:
         if not spec.authorization_key or self.gateway.secrets is None:

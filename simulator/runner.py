@@ -97,16 +97,16 @@ class ChargerRunner:
         self._task: asyncio.Task | None = None
         self.runtime: ChargerRuntime | None = None
 
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name=f"charger:{self.spec.identity}")
+    def start(self, after: asyncio.Task | None = None) -> None:
+        """Runs the charge point; `after`: the stop of its previous runner, which must close first."""
+        self._task = asyncio.create_task(self._run(after), name=f"charger:{self.spec.identity}")
 
     async def stop(self, reason: str = "stopped") -> None:
         """Closes the connection cleanly (code 1000) and stays down."""
         if self._task is None:
             return
         self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await self._task
+        await asyncio.wait({self._task})  # the runner's end, not its exception; our own cancellation goes through
         self._task = None
         if self.runtime is not None and self.runtime.status != "stopped":
             self.runtime.stopped(reason)
@@ -123,7 +123,10 @@ class ChargerRunner:
     def connected(self) -> bool:
         return self.station is not None
 
-    async def _run(self) -> None:
+    async def _run(self, after: asyncio.Task | None = None) -> None:
+        if after is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.shield(after)
         spec = self.spec
         self.runtime, stream = await self.memory.load(self.gateway, self.recorder)
         attempt = 0

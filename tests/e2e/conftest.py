@@ -199,7 +199,7 @@ class Process:
     def start(self) -> None:
         with self.log_path.open("ab") as log:
             self.popen = subprocess.Popen(
-                [sys.executable, *(os.environ.get("E2E_WRAPPER", "-m adapters.cli").split()), *self.args],
+                [sys.executable, "-m", "adapters.cli", *self.args],
                 env=self.env,
                 cwd=ROOT,
                 stdout=log,
@@ -224,9 +224,8 @@ class Process:
         try:
             return self.popen.wait(timeout)
         except subprocess.TimeoutExpired:
-            if os.environ.get("E2E_WRAPPER"):  # DEBUG-TEMP
-                self.popen.send_signal(signal.SIGUSR1)
-                time.sleep(1)
+            self.popen.send_signal(signal.SIGUSR1)  # the gateway prints its asyncio tasks' stacks: what it waits for
+            time.sleep(1)
             self.popen.kill()
             self.popen.wait(5)
             raise RuntimeError(
@@ -307,12 +306,13 @@ class Deployment:
                 raise RuntimeError(f"the simulator process exited at start:\n{simulator.tail()}")
         return self
 
-    def stop(self, sig: int = signal.SIGTERM) -> list[int]:
-        """Stops the simulator first (chargers close cleanly), then the API; the exit codes, in start order."""
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 15.0) -> list[int]:
+        """Stops the simulator first (chargers close cleanly), then the API; the exit codes, in start order.
+        A process that does not exit within `timeout` is killed, and that fails."""
         codes: dict[int, int] = {}
         for index in reversed(range(len(self.processes))):
             if self.processes[index].popen is not None:
-                codes[index] = self.processes[index].stop(sig)
+                codes[index] = self.processes[index].stop(sig, timeout)
         return [codes[index] for index in sorted(codes)]
 
     def logs(self) -> str:

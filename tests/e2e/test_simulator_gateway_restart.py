@@ -4,11 +4,13 @@ themselves with their state, stopped chargers stay stopped, and the log lives on
 from __future__ import annotations
 
 import asyncio
+import signal
 from collections.abc import Callable
 
 import pytest
 from ocpp.v16 import call as call16
 from ocpp.v201 import call as call201
+from websockets.asyncio.server import ServerConnection, serve
 
 from tests.e2e.conftest import (
     AC,
@@ -83,3 +85,28 @@ async def test_after_sigterm_and_a_restart_running_chargers_come_back_with_their
 
     for charger in (cp16, cp201):  # every frame of both gateway lives, in order
         await api.wait_logged(charger.id, frames_of(csms, charger.identity))
+
+
+async def test_sigterm_while_a_charger_is_still_closing_its_connection_exits_cleanly_and_in_time(
+    csms_factory: CsmsFactory, deployments: DeploymentFactory, api_for: Callable[[Deployment], Api]
+) -> None:
+    async def frozen(websocket: ServerConnection) -> None:  # accepts, then never reads (nor answers) again
+        websocket.transport.pause_reading()
+        await websocket.wait_closed()  # the server's close aborts it after its close_timeout
+
+    csms = await csms_factory(heartbeat_interval=30)
+    gateway = await deployments()
+    api = api_for(gateway)
+    healthy = await boot(api, csms, "OCPP1.6", AC)
+    session = csms.sessions[healthy.identity]
+    async with serve(frozen, "127.0.0.1", 0, subprotocols=["ocpp1.6"], close_timeout=0.5) as server:
+        port = server.sockets[0].getsockname()[1]
+        closing = await api.create_charger(f"ws://127.0.0.1:{port}/ocpp", "OCPP1.6", AC)
+        await api.wait_runtime(closing.id, "connected")
+        await api.lifecycle(closing.id, "stop-charger")  # its close handshake now waits for an answer that never comes
+        await asyncio.sleep(1)
+
+        codes = await asyncio.to_thread(gateway.stop, signal.SIGTERM, 10)  # its 5 s close timeout, and a margin
+        assert codes == [0]
+    await eventually(session.closed.is_set, timeout=2, what="the healthy charger closed")
+    assert session.websocket.close_code == 1000

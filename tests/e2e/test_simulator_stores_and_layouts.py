@@ -97,13 +97,13 @@ def test_an_api_and_a_simulator_started_at_once_on_an_empty_postgres_schema_both
         with psycopg.connect(POSTGRES_DSN) as blocker, psycopg.connect(POSTGRES_DSN, autocommit=True) as watcher:
             blocker.execute(f"CREATE TYPE {schema}.stored_event_uuid AS (x int)")
             try:
+                [since] = watcher.execute("SELECT now()").fetchone()  # type: ignore[misc]
                 for process in processes:
                     process.start()
-                waiting = (
-                    f"SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%{schema}%'"
-                )
-                deadline = time.monotonic() + 20
-                while watcher.execute(waiting).fetchone()[0] < 2 and time.monotonic() < deadline:  # type: ignore[index]
+                # both processes' connections wait on a lock (on the type, or on whatever serialises them)
+                waiting = "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND backend_start >= %s"
+                deadline = time.monotonic() + 15
+                while watcher.execute(waiting, (since,)).fetchone()[0] < 2 and time.monotonic() < deadline:  # type: ignore[index]
                     time.sleep(0.05)
                 blocker.rollback()
                 wait_healthy(gateway.base_url, processes[0])
