@@ -127,11 +127,21 @@ class Station:
             for task in done:
                 task.result()
         finally:
-            for task in (receiving, working, *self._background):
+            await self._end_tasks(receiving, working, *self._background)
+
+    async def _end_tasks(self, *tasks: asyncio.Task) -> None:
+        """Ends the session's tasks, boundedly: the ocpp library's calls (wait_for on 3.11) can swallow one
+        cancellation, so close the connection first (pending calls then fail) and cancel again until done."""
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self._connection.websocket.close(1000, self.close_requested or ""), 2)  # type: ignore[attr-defined]
+        pending = {task for task in tasks if not task.done()}
+        for _ in range(10):
+            if not pending:
+                return
+            for task in pending:
                 task.cancel()
-            for task in (receiving, working, *self._background):
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
+            _, pending = await asyncio.wait(pending, timeout=0.5)
+        log.warning("%s: %d task(s) did not end", self.spec.identity, len(pending))
 
     async def _work(self) -> None:
         await self.boot()
