@@ -6,7 +6,6 @@ from quart import Blueprint
 
 from adapters.http.auth import actor
 from adapters.http.context import services
-from adapters.http.errors import HttpError
 from adapters.http.models import (
     AsOfQuery,
     ChargerListQuery,
@@ -17,7 +16,7 @@ from adapters.http.models import (
 )
 from adapters.http.routes import charger_ops
 from adapters.http.routes.audit import state_as_of
-from adapters.http.routes.common import charger_uuid, page_body, parse_uuid
+from adapters.http.routes.common import charger_uuid, page_body, parse_uuid, served_charger
 from adapters.http.validation import body, query, responds
 from domain.charger import Charger
 
@@ -54,10 +53,7 @@ async def get_charger(charger_id: str, query: AsOfQuery) -> dict:
     who = await actor()
     if query.as_of is not None:
         return await state_as_of(who, Charger, await charger_uuid(who, charger_id), query.as_of)
-    doc = await services().views.charger(who.tenant_id, charger_id)
-    if doc is None:
-        raise HttpError(404, "Charger not found")
-    return doc
+    return await served_charger(who, charger_id)
 
 
 @bp.put("/chargers/<charger_id>")

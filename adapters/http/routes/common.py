@@ -50,3 +50,11 @@ async def written_doc(kind: str, actor: Actor, written: Written) -> dict:
     if doc is None:
         raise HttpError(404, f"{kind.capitalize()} not found")
     return doc
+
+
+async def served_charger(actor: Actor, key: str) -> dict:
+    """The charger the API serves for an id or identity of the actor's tenant; 404 when there is none."""
+    doc = await services().views.charger(actor.tenant_id, key)
+    if doc is None:
+        raise HttpError(404, "Charger not found")
+    return doc

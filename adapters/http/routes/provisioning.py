@@ -29,7 +29,7 @@ from adapters.http.models import (
     UpdateLocationChargersResponse,
 )
 from adapters.http.routes import charger_ops
-from adapters.http.routes.common import location_uuid, page_body, parse_uuid
+from adapters.http.routes.common import location_uuid, page_body, parse_uuid, served_charger
 from adapters.http.validation import body, query, responds
 from application.ports import Actor
 from domain import values
@@ -48,9 +48,7 @@ async def _location(who: Actor, location_id: str) -> UUID:
 
 
 async def _in_location(who: Actor, location: UUID, key: str) -> str:
-    doc = await services().views.charger(who.tenant_id, key)
-    if doc is None:
-        raise HttpError(404, "Charger not found")
+    doc = await served_charger(who, key)
     if doc["location_id"] != str(location):
         raise HttpError(400, "charger not in location")
     return doc["id"]

@@ -21,7 +21,7 @@ from adapters.http.models import (
     QueuedCommandResponse,
 )
 from adapters.http.routes.audit import utc
-from adapters.http.routes.common import charger_uuid, page_body, parse_uuid
+from adapters.http.routes.common import charger_uuid, page_body, parse_uuid, served_charger
 from adapters.http.routes.fanout import charger_uuid_of, fan_out
 from adapters.http.validation import body, query, responds
 from application.ports import Actor
@@ -82,9 +82,7 @@ for route_path, command_kind in LIFECYCLE.items():
 async def charger_logs(charger_id: str, query: LogQuery) -> dict:
     """Every frame the charger exchanged, ascending by time; `total` counts all matching frames."""
     who = await actor()
-    doc = await services().views.charger(who.tenant_id, charger_id)
-    if doc is None:
-        raise HttpError(404, "Charger not found")
+    doc = await served_charger(who, charger_id)
     found = await services().views.logs(
         who.tenant_id, doc["id"], utc(query.start_date), utc(query.end_date), query.event, query.limit, query.offset
     )
@@ -106,8 +104,6 @@ async def get_command(command_id: str) -> dict:
 @responds(CommandListResponse, errors=(401, 403, 404, 422))
 async def charger_commands(charger_id: str, query: PageQuery) -> dict:
     who = await actor()
-    doc = await services().views.charger(who.tenant_id, charger_id)
-    if doc is None:
-        raise HttpError(404, "Charger not found")
+    doc = await served_charger(who, charger_id)
     found = await services().views.commands(who.tenant_id, doc["id"], query.page, query.limit)
     return page_body(found, query.page, query.limit)
