@@ -11,6 +11,7 @@ from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, JSONTranscoder, Transcoding
 
+from application.commands import CommandUseCases
 from application.ports import Actor, Catalog, SecretBox
 from application.simulation import LifecycleUseCases, SimulatorUseCases
 from domain import values
@@ -49,7 +50,7 @@ class Written:
         self.created = created
 
 
-class Gateway(LifecycleUseCases, SimulatorUseCases, Application[UUID]):
+class Gateway(LifecycleUseCases, CommandUseCases, SimulatorUseCases, Application[UUID]):
     """Records every change as events that carry who caused them; decisions stay in the aggregates."""
 
     name = "Gateway"

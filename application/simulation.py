@@ -103,10 +103,10 @@ class SimulatorUseCases:
         return self._save(simulator_actor(command.tenant_id, str(command.id)), command)
 
 
-def collect_observed(runtime: ChargerRuntime) -> list[Any]:
-    """Takes a runtime aggregate's new events, each stamped with its cause (the simulator)."""
-    metadata = simulator_actor(runtime.tenant_id).metadata()
-    events = runtime.collect_events()
+def collect_observed(aggregate: ChargerRuntime | Command) -> list[Any]:
+    """Takes an aggregate's new events (the simulator's observations), each stamped with its cause."""
+    metadata = simulator_actor(aggregate.tenant_id).metadata()
+    events = aggregate.collect_events()
     for pending in events:
         object.__setattr__(pending, "meta", metadata)
     return events

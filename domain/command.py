@@ -7,9 +7,97 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
-from domain.errors import Conflict
+from domain.errors import Conflict, InvalidValue
 
 TERMINAL = frozenset({"completed", "failed", "expired"})
+LIFECYCLE_KINDS = frozenset({"start_charger", "stop_charger", "reset_charger"})
+LOCAL_KINDS = frozenset({"set_configuration", "reset_cache", "send_local_list", "clear_local_list"})
+"""Commands that change the charge point's own state only: they apply whether it runs or not."""
+WIRE_KINDS = frozenset(
+    {
+        "plug_connector",
+        "unplug_connector",
+        "unlock_connector",
+        "start_session",
+        "stop_session",
+        "start_transaction",
+        "stop_transaction",
+        "authorize_id_tag",
+        "ev_requests_energy",
+        "ev_stops_energy",
+        "power_update",
+        "proxy_message",
+        "inject_fault",
+        "clear_fault",
+    }
+)
+"""Commands a connected charge point carries out on the wire: a stopped charger refuses them."""
+FAULT_ERROR_CODES = {  # fault type -> OCPP 1.6 ChargePointErrorCode
+    "GroundFault": "GroundFailure",
+    "OverCurrent": "OverCurrentFailure",
+    "OverVoltage": "OverVoltage",
+    "UnderVoltage": "UnderVoltage",
+    "OverTemperature": "HighTemperature",
+    "InternalError": "InternalError",
+    "ConnectorLockFailure": "ConnectorLockFailure",
+    "EVCommunicationError": "EVCommunicationError",
+    "PowerMeterFailure": "PowerMeterFailure",
+    "WeakSignal": "WeakSignal",
+}
+ID_TAG_LIMITS = {"OCPP1.6": 20, "OCPP2.0.1": 36}  # idTag CiString20 / idToken string[36]
+
+
+def select_connector(ocpp_version: str, connector_count: int, evse_id: int | None, connector_id: int | None) -> dict:
+    """The connector a command addresses, as its payload names it: 1.6 {connector_id} (connector 1 unless given),
+    2.0.1 {evse_id, connector_id} (EVSE 1, connector 1 unless given; each EVSE has one connector)."""
+    if ocpp_version == "OCPP1.6":
+        number = connector_id if connector_id is not None else (evse_id if evse_id is not None else 1)
+        if not 1 <= number <= connector_count:
+            raise InvalidValue("connector_id", f"the charger has no connector {number} (it has {connector_count})")
+        return {"connector_id": number}
+    if evse_id is None and connector_id is not None:
+        evse_id, connector_id = connector_id, 1  # each EVSE has one connector: "connector n" is EVSE n
+    evse = evse_id if evse_id is not None else 1
+    if not 1 <= evse <= connector_count:
+        raise InvalidValue("evse_id", f"the charger has no EVSE {evse} (it has {connector_count})")
+    if connector_id not in (None, 1):
+        raise InvalidValue("connector_id", f"EVSE {evse} has no connector {connector_id} (each EVSE has connector 1)")
+    return {"evse_id": evse, "connector_id": 1}
+
+
+def check_id_tag(ocpp_version: str, id_tag: str) -> str:
+    limit = ID_TAG_LIMITS.get(ocpp_version, 20)
+    if not id_tag or len(id_tag) > limit:
+        raise InvalidValue("id_tag", f"must be 1 to {limit} characters for {ocpp_version}")
+    return id_tag
+
+
+SELECTING_KINDS = WIRE_KINDS - {"stop_transaction", "authorize_id_tag", "proxy_message"}
+
+
+def command_payload(kind: str, ocpp_version: str, connector_count: int, body: dict[str, Any]) -> dict[str, Any]:
+    """A command's payload as the charge point will carry it out: the connector named in the charger's OCPP
+    terms, and every input checked (InvalidValue otherwise)."""
+    payload: dict[str, Any] = {}
+    if kind in SELECTING_KINDS:
+        payload.update(select_connector(ocpp_version, connector_count, body.get("evse_id"), body.get("connector_id")))
+    if kind in ("start_session", "start_transaction", "authorize_id_tag"):
+        payload["id_tag"] = check_id_tag(ocpp_version, body.get("id_tag") or "")
+    if kind == "power_update":
+        payload["power_w"] = int(body["power_w"])
+    if kind == "stop_transaction":
+        payload["transaction_id"] = body.get("transaction_id")
+    if kind == "inject_fault":
+        if body.get("fault_type") not in FAULT_ERROR_CODES:
+            raise InvalidValue("fault_type", f"must be one of {', '.join(FAULT_ERROR_CODES)}")
+        payload["fault_type"] = body["fault_type"]
+    if kind in LOCAL_KINDS or kind == "proxy_message":
+        payload.update(body)
+    if kind == "send_local_list":
+        tags = [entry["id_tag"] for entry in body["entries"]]
+        if len(set(tags)) != len(tags):
+            raise InvalidValue("entries", "an id_tag appears more than once")
+    return payload
 
 
 class Command(Aggregate):

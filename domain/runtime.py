@@ -73,6 +73,63 @@ class ChargerRuntime(Aggregate):
     def local_list_changed(self, version: int, entries: list[dict[str, Any]]) -> None:
         self.local_list = {"version": version, "entries": entries}
 
+    @event("TransactionStarted")
+    def transaction_started(
+        self, evse_id: int, connector_id: int, transaction_id: str, id_tag: str | None, meter_start: int, plugged: bool
+    ) -> None:
+        self._kept("transactions")[connector_key(evse_id, connector_id)] = {
+            "transaction_id": transaction_id,
+            "id_tag": id_tag,
+            "meter_start": meter_start,
+            "plugged": plugged,
+        }
+        self._kept("meters")[connector_key(evse_id, connector_id)] = {"meter_wh": meter_start, "seq_no": 1}
+
+    @event("TransactionAuthorized")
+    def transaction_authorized(self, evse_id: int, connector_id: int, id_tag: str) -> None:
+        transaction = self._kept("transactions").get(connector_key(evse_id, connector_id))
+        if transaction is not None:
+            transaction["id_tag"] = id_tag
+
+    @event("MeterRead")
+    def meter_read(self, evse_id: int, connector_id: int, meter_wh: int, seq_no: int) -> None:
+        """The energy register (and 2.0.1's next seqNo) as last reported, so a restart continues from there."""
+        self._kept("meters")[connector_key(evse_id, connector_id)] = {"meter_wh": meter_wh, "seq_no": seq_no}
+
+    @event("TransactionEnded")
+    def transaction_ended(
+        self, evse_id: int, connector_id: int, transaction_id: str, meter_stop: int, reason: str
+    ) -> None:
+        self._kept("transactions").pop(connector_key(evse_id, connector_id), None)
+        self._kept("meters")[connector_key(evse_id, connector_id)] = {"meter_wh": meter_stop, "seq_no": 0}
+
+    @event("FaultInjected")
+    def fault_injected(self, evse_id: int, connector_id: int, fault_type: str, prior_status: str) -> None:
+        self._kept("faults")[connector_key(evse_id, connector_id)] = {
+            "fault_type": fault_type,
+            "prior_status": prior_status,
+        }
+
+    @event("FaultCleared")
+    def fault_cleared(self, evse_id: int, connector_id: int) -> None:
+        self._kept("faults").pop(connector_key(evse_id, connector_id), None)
+
+    def _kept(self, name: str) -> dict[str, dict[str, Any]]:
+        """A table added after the first runtimes were recorded (older snapshots lack it)."""
+        return self.__dict__.setdefault(name, {})
+
+    @property
+    def transactions(self) -> dict[str, dict[str, Any]]:
+        return self._kept("transactions")
+
+    @property
+    def meters(self) -> dict[str, dict[str, Any]]:
+        return self._kept("meters")
+
+    @property
+    def faults(self) -> dict[str, dict[str, Any]]:
+        return self._kept("faults")
+
     @event("Stopped")
     def stopped(self, reason: str) -> None:
         self.status = "stopped"

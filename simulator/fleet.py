@@ -10,15 +10,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from application.waiting import wait_event
+from domain.command import LIFECYCLE_KINDS, LOCAL_KINDS, Command
+from domain.configuration import configuration_for
+from simulator.local_state import apply_local
 from simulator.recorder import ObservationRecorder
 from simulator.runner import ChargerMemory, ChargerRunner
-from simulator.station import ChargerSpec
+from simulator.station import ChargerSpec, CommandRefused, Ticket
 
 if TYPE_CHECKING:
     from application.gateway import Gateway
@@ -32,16 +35,19 @@ FLEET_TOPICS = [
 ]
 COMMAND_TTL = timedelta(seconds=60)
 READ_BATCH = 500
-LIFECYCLE = ("start_charger", "stop_charger", "reset_charger")
+INTERRUPTED = "failed: the gateway restarted while the command was in progress"
 
 
 @dataclass
 class PendingCommand:
-    command_id: UUID
-    charger_id: UUID
-    kind: str
+    """A command waiting for its charger: the record (rebuilt from its events) and when it was asked for."""
+
+    command: Command
     requested_at: datetime
-    payload: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def charger_id(self) -> UUID:
+        return self.command.charger_id
 
 
 class Fleet:
@@ -66,6 +72,8 @@ class Fleet:
         self.memories: dict[UUID, ChargerMemory] = {}
         self._stopping: dict[UUID, asyncio.Task] = {}
         self.pending: dict[UUID, PendingCommand] = {}
+        self._interrupted: dict[UUID, Command] = {}  # sent before this process started, never finished
+        self._following = False
         self.position = 0
         self._wake = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -82,6 +90,10 @@ class Fleet:
         self.recorder.start()
         self.gateway.saved_listeners.append(self.wake)
         await self.catch_up()
+        self._following = True
+        for command in self._interrupted.values():
+            self._finish(command, reason=INTERRUPTED)
+        self._interrupted.clear()
         self._task = asyncio.create_task(self._follow(), name="fleet-follow")
         self._listener = await start_notify_listener(self.gateway, self.wake)
 
@@ -179,13 +191,16 @@ class Fleet:
         return {charger_id} if self.owns(charger_id) else set()
 
     def _fold_command(self, name: str, event: Any) -> set[UUID]:
+        command_id = event.originator_id
         if name == "Command.Requested":
-            if event.kind in LIFECYCLE and self.owns(event.charger_id):
-                self.pending[event.originator_id] = PendingCommand(
-                    event.originator_id, event.charger_id, event.kind, event.timestamp, event.payload
-                )
-        else:
-            self.pending.pop(event.originator_id, None)
+            if self.owns(event.charger_id):
+                self.pending[command_id] = PendingCommand(event.mutate(None), event.timestamp)
+            return set()
+        waiting = self.pending.pop(command_id, None)
+        if name == "Command.Sent" and waiting is not None and not self._following:
+            self._interrupted[command_id] = event.mutate(waiting.command)
+        elif name != "Command.Sent":
+            self._interrupted.pop(command_id, None)
         return set()
 
     async def _reconcile(self, charger_id: UUID) -> None:
@@ -226,27 +241,126 @@ class Fleet:
             return None
 
     async def _run_commands(self) -> None:
-        """Lifecycle commands: the runners were reconciled above; record each outcome once."""
-        for command in list(self.pending.values()):
-            if datetime.now(UTC) - command.requested_at > COMMAND_TTL:
+        """Hands each waiting command to its charger when it can take it; records outcomes that are known now."""
+        now = datetime.now(UTC)
+        for waiting in sorted(self.pending.values(), key=lambda w: w.requested_at):
+            if now - waiting.requested_at > COMMAND_TTL:
                 continue  # expired below
-            runner = self.runners.get(command.charger_id)
-            if command.kind == "reset_charger":
-                if runner is None or not runner.reset():
-                    continue  # not connected (yet): stays queued until it is, or expires
-                result = {"status": "Accepted", "detail": "charge point closed the connection and reboots"}
-            elif command.kind == "start_charger":
-                result = {"status": "Accepted", "runtime": "running" if runner else "stopped"}
+            command = waiting.command
+            if command.kind in LIFECYCLE_KINDS:
+                self._run_lifecycle(waiting)
+            elif command.kind in LOCAL_KINDS:
+                del self.pending[command.id]
+                await self._apply_local(command)
             else:
-                result = {"status": "Accepted", "runtime": "stopped" if runner is None else "running"}
-            self.pending.pop(command.command_id, None)
-            await asyncio.to_thread(self.gateway.finish_command, command.command_id, result=result)
+                self._hand_over(waiting)
+
+    def _run_lifecycle(self, waiting: PendingCommand) -> None:
+        """Lifecycle commands: the runners were reconciled already; record each outcome once."""
+        command = waiting.command
+        runner = self.runners.get(command.charger_id)
+        if command.kind == "reset_charger":
+            if runner is None or not runner.reset():
+                return  # not connected (yet): stays queued until it is, or expires
+            result = {"status": "Accepted", "detail": "charge point closed the connection and reboots"}
+        elif command.kind == "start_charger":
+            result = {"status": "Accepted", "runtime": "running" if runner else "stopped"}
+        else:
+            result = {"status": "Accepted", "runtime": "stopped" if runner is None else "running"}
+        del self.pending[command.id]
+        self._finish(command, result=result)
+
+    def _hand_over(self, waiting: PendingCommand) -> None:
+        """A wire command goes to its charge point once that is booted; a charger that is no longer wanted
+        running (or no longer exists) fails it."""
+        command = waiting.command
+        spec = self.specs.get(command.charger_id)
+        if spec is None or not spec.running:
+            del self.pending[command.id]
+            gone = "deleted" if spec is None else "stopped"
+            self._finish(command, reason=f"not possible: the charger was {gone} before the command was sent")
+            return
+        runner = self.runners.get(command.charger_id)
+        station = runner.station if runner is not None else None
+        if station is None or not station.ready:
+            return  # stays queued: sent after the next boot, or expires
+        del self.pending[command.id]
+        station.submit(self._ticket(waiting))
+
+    def _ticket(self, waiting: PendingCommand) -> Ticket:
+        command = waiting.command
+
+        def started() -> None:
+            command.mark_sent(None)
+            self.recorder.record(command)
+
+        def finished(result: dict | None, reason: str | None, failure: dict | None) -> None:
+            self._finish(command, result=result, reason=reason, failure=failure)
+
+        def returned() -> None:
+            if not command.done:
+                self.pending[command.id] = waiting
+                self.wake()
+
+        return Ticket(command.kind, command.payload, started, finished, returned)
+
+    async def _apply_local(self, command: Command) -> None:
+        """Configuration, auth cache and local list: on the connected charge point, or else on its recorded state
+        (a stopped or offline charger changes too, and starts with the change)."""
+        runner = self.runners.get(command.charger_id)
+        if runner is not None and runner.station is not None:
+            try:
+                result = runner.station.apply_local(command.kind, command.payload)
+            except CommandRefused as refused:
+                self._finish(command, reason=refused.reason)
+            else:
+                self._finish(command, result=result)
+            return
+        spec = self.specs.get(command.charger_id)
+        if spec is None:
+            self._finish(command, reason="not possible: the charger was deleted")
+            return
+        memory = self.memories.setdefault(spec.charger_id, ChargerMemory(spec))
+        runtime, _ = await memory.load(self.gateway, self.recorder)
+
+        def observe(observation: str, *details: Any) -> None:
+            getattr(runtime, observation)(*details)
+            self.recorder.observe(runtime)
+
+        configuration = configuration_for(spec.ocpp_version, spec.model, spec.identity, runtime.configuration)
+        try:
+            result = apply_local(command.kind, command.payload, runtime, configuration, memory.auth_cache, observe)
+        except ValueError as error:
+            self._finish(command, reason=str(error))
+        else:
+            self._finish(command, result=result)
+
+    def _finish(
+        self,
+        command: Command,
+        *,
+        result: dict | None = None,
+        reason: str | None = None,
+        failure: dict | None = None,
+        expired: bool = False,
+    ) -> None:
+        """Records a command's outcome with the next flush of observations (once: a finished one stays)."""
+        if command.done:
+            return
+        if expired:
+            command.expire()
+        elif reason is not None:
+            command.fail(reason, failure)
+        else:
+            command.complete(result or {})
+        self.recorder.record(command)
 
     async def _expire_commands(self) -> None:
-        for command in list(self.pending.values()):
-            if datetime.now(UTC) - command.requested_at > COMMAND_TTL:
-                self.pending.pop(command.command_id, None)
-                await asyncio.to_thread(self.gateway.finish_command, command.command_id, expired=True)
+        now = datetime.now(UTC)
+        for waiting in list(self.pending.values()):
+            if now - waiting.requested_at > COMMAND_TTL:
+                del self.pending[waiting.command.id]
+                self._finish(waiting.command, expired=True)
         if self.pending:
             await self._run_commands()
 

@@ -43,6 +43,10 @@ class ObservationRecorder:
         """Queues the runtime aggregate's new events for the next flush."""
         self._buffer.extend(collect_observed(runtime))
 
+    def record(self, aggregate: Any) -> None:
+        """Queues any tenant aggregate's new events (a command's lifecycle) for the next flush."""
+        self._buffer.extend(collect_observed(aggregate))
+
     @property
     def pending(self) -> int:
         return len(self._buffer)

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
-from simulator.configuration import Configuration16, DeviceModel201
+from domain.configuration import Configuration16, DeviceModel201
 from simulator.recorder import ObservationRecorder
 from simulator.station import ChargerSpec, now_iso
 from simulator.wire import FrameStream, RecordingConnection
@@ -62,6 +62,7 @@ class ChargerMemory:
         self.spec = spec
         self.runtime: ChargerRuntime | None = None
         self.stream: FrameStream | None = None
+        self.auth_cache: dict[str, str] = {}  # id tag -> the CSMS's last verdict
 
     async def load(self, gateway: Gateway, recorder: ObservationRecorder) -> tuple[ChargerRuntime, FrameStream]:
         if self.runtime is None or self.stream is None:
@@ -185,6 +186,7 @@ class ChargerRunner:
         assert self.runtime is not None
         self._websocket = websocket
         self.station = build_station(self.spec, RecordingConnection(websocket, stream), self.runtime, self.recorder)
+        self.station.auth_cache = self.memory.auth_cache
         try:
             await self.station.run_session()
         except ConnectionClosed:

@@ -10,7 +10,9 @@ import asyncio
 import contextlib
 import json
 import logging
-from dataclasses import dataclass, field
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -20,7 +22,11 @@ from ocpp.exceptions import OCPPError
 from ocpp.messages import Call, unpack
 
 from application.waiting import wait_event
+from domain.command import LOCAL_KINDS
 from domain.runtime import ChargerRuntime
+from simulator.local_state import apply_local
+from simulator.meter import Meter
+from simulator.proxy import build_call
 from simulator.recorder import ObservationRecorder
 
 log = logging.getLogger("ocpplab.simulator")
@@ -53,7 +59,7 @@ class ChargerSpec:
 
 @dataclass
 class Connector:
-    """One connector as the charge point sees it."""
+    """One connector as the charge point sees it, with the meter behind it."""
 
     evse_id: int
     connector_id: int
@@ -62,8 +68,40 @@ class Connector:
     transaction_id: str | None = None
     id_tag: str | None = None
     reservation_id: int | None = None
-    meter_wh: int = 0
+    plugged: bool = False  # an EV's cable is in (plug-connector / start-session)
+    fault: dict[str, Any] | None = None  # {"fault_type", "prior_status"} while a fault is injected
+    meter: Meter = field(default_factory=lambda: Meter(max_power_w=0))
     extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def key(self) -> str:
+        return f"{self.evse_id}/{self.connector_id}"
+
+    @property
+    def meter_wh(self) -> int:
+        """The energy register now (Wh)."""
+        self.meter.advance(time.monotonic())
+        return self.meter.register_wh
+
+
+class CommandRefused(Exception):
+    """A command the charge point cannot carry out now, or that the CSMS turned down (the command fails)."""
+
+    def __init__(self, reason: str, result: dict[str, Any] | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.result = result
+
+
+@dataclass
+class Ticket:
+    """A command handed to a charge point; the fleet hears when it starts, ends, or comes back unstarted."""
+
+    kind: str
+    payload: dict[str, Any]
+    started: Callable[[], None]
+    finished: Callable[[dict[str, Any] | None, str | None, dict[str, Any] | None], None]
+    returned: Callable[[], None]
 
 
 def now_iso() -> str:
@@ -88,11 +126,39 @@ class Station:
         self.heartbeat_interval = self.configured_heartbeat()
         self._interval_changed = asyncio.Event()
         self._background: set[asyncio.Task] = set()
+        self.auth_cache: dict[str, str] = {}
+        self.commands: asyncio.Queue[Ticket] = asyncio.Queue()
+        self.ready = False  # booted and statuses reported: commands may go out
         self.connectors = self.initial_connectors()
-        for key, saved in runtime.connectors.items():
-            evse, connector = (int(part) for part in key.split("/"))
-            if (evse, connector) in self.connectors and saved["status"] in ("Unavailable", "Faulted"):
-                self.connectors[(evse, connector)].status = saved["status"]
+        self._restore(runtime)
+
+    def _restore(self, runtime: ChargerRuntime) -> None:
+        """Rebuilds the connectors from what was observed: availability, faults, meters, transactions."""
+        now = time.monotonic()
+        for connector in self.connectors.values():
+            connector.meter = Meter(
+                max_power_w=int(self.spec.model.get("max_power_w", 22000)),
+                current_type=str(self.spec.model.get("current_type", "ac")),
+                phases=int(self.spec.model.get("phases", 3) or 1),
+            )
+            key = connector.key
+            saved = runtime.connectors.get(key)
+            if saved and saved["status"] in ("Unavailable", "Faulted"):
+                connector.status, connector.error_code = saved["status"], saved.get("error_code") or "NoError"
+            meter = runtime.meters.get(key)
+            if meter:
+                connector.meter.energy_wh = float(meter["meter_wh"])
+                connector.extra["seq_no"] = meter.get("seq_no", 0)
+            connector.fault = dict(runtime.faults[key]) if key in runtime.faults else None
+            transaction = runtime.transactions.get(key)
+            if transaction:
+                connector.transaction_id, connector.id_tag = transaction["transaction_id"], transaction["id_tag"]
+                connector.extra["transaction"] = transaction["transaction_id"]
+                connector.plugged = bool(transaction.get("plugged"))
+                connector.meter.start(now)
+                connector.meter.session_start_wh = float(transaction["meter_start"])
+                if connector.status not in ("Faulted", "Unavailable"):
+                    connector.status = self.transaction_status(connector)
 
     # -- protocol-specific, provided by v16 / v201 -------------------------------------------------------
 
@@ -116,6 +182,20 @@ class Station:
         """The connectors whose status is reported after boot (1.6 includes connector 0)."""
         return list(self.connectors.values())
 
+    def transaction_status(self, connector: Connector) -> str:
+        """The status a connector reports while its transaction runs."""
+        raise NotImplementedError
+
+    def sample_interval(self) -> int:
+        """Seconds between meter samples during a transaction (0: none)."""
+        raise NotImplementedError
+
+    async def send_meter_sample(self, connector: Connector) -> None:
+        raise NotImplementedError
+
+    def on_configuration_changed(self, key: str, value: str) -> None:
+        """A configuration change takes effect at once, whoever made it."""
+
     # -- shared behaviour -------------------------------------------------------------------------------
 
     async def run_session(self) -> None:
@@ -127,7 +207,9 @@ class Station:
             for task in done:
                 task.result()
         finally:
+            self.ready = False
             await self._end_tasks(receiving, working, *self._background)
+            self.return_unstarted()
 
     async def _end_tasks(self, *tasks: asyncio.Task) -> None:
         """Ends the session's tasks, boundedly: the ocpp library's calls (wait_for on 3.11) can swallow one
@@ -147,7 +229,173 @@ class Station:
         await self.boot()
         for connector in self.status_targets():
             await self.report_status(connector)
+        for connector in self.connectors.values():
+            if connector.transaction_id:
+                self.start_metering(connector)  # a transaction that was running before a restart goes on
+        self.ready = True
+        self._spawn(self._serve_commands())
         await self.heartbeat_forever()
+
+    # -- commands from the API --------------------------------------------------------------------------
+
+    def submit(self, ticket: Ticket) -> None:
+        self.commands.put_nowait(ticket)
+
+    def return_unstarted(self) -> None:
+        """The session ended: commands it never started go back to the fleet (they are still queued)."""
+        while not self.commands.empty():
+            self.commands.get_nowait().returned()
+
+    async def _serve_commands(self) -> None:
+        """One command at a time, in the order the API queued them."""
+        while True:
+            ticket = await self.commands.get()
+            ticket.started()
+            try:
+                result = await self.perform(ticket.kind, ticket.payload)
+            except CommandRefused as refused:
+                ticket.finished(None, refused.reason, refused.result)
+            except TimeoutError:
+                ticket.finished(None, "timeout: the CSMS did not answer within the response timeout", None)
+            except asyncio.CancelledError:
+                ticket.finished(None, "failed: the connection ended before the command finished", None)
+                raise
+            except Exception as error:
+                log.warning("%s: %s failed", self.spec.identity, ticket.kind, exc_info=True)
+                ticket.finished(None, f"failed: {error}", None)
+            else:
+                ticket.finished(result, None, None)
+
+    async def perform(self, kind: str, payload: dict[str, Any]) -> dict[str, Any]:
+        """Carries out one command; `do_<kind>` methods take the payload's fields."""
+        if kind in LOCAL_KINDS:
+            return self.apply_local(kind, payload)
+        handler = getattr(self, f"do_{kind}", None)
+        if handler is None:
+            raise CommandRefused(f"not possible: {kind} is not supported by this charge point")
+        return await handler(**payload)
+
+    def apply_local(self, kind: str, payload: dict[str, Any]) -> dict[str, Any]:
+        try:
+            return apply_local(kind, payload, self.runtime, self.configuration, self.auth_cache, self.observe_local)  # type: ignore[attr-defined]
+        except ValueError as error:
+            raise CommandRefused(str(error)) from None
+
+    def observe_local(self, observation: str, *details: Any) -> None:
+        self.observe(observation, *details)
+        if observation == "configuration_changed":
+            self.on_configuration_changed(details[0], details[1])
+
+    def connector_at(self, evse_id: int | None = None, connector_id: int | None = None) -> Connector:
+        """The connector a command names (1.6: connector_id; 2.0.1: evse_id and connector_id)."""
+        found = self.connectors.get(
+            (evse_id, connector_id or 1) if evse_id is not None else (connector_id, connector_id)
+        )
+        if found is None or (found.evse_id == 0 and found.connector_id == 0):
+            raise CommandRefused(f"not possible: no connector {evse_id or connector_id}")
+        return found
+
+    @staticmethod
+    def usable(connector: Connector) -> None:
+        if connector.status in ("Faulted", "Unavailable"):
+            raise CommandRefused(f"not possible: connector {connector.key} is {connector.status}")
+
+    @staticmethod
+    def in_transaction(connector: Connector) -> str:
+        if connector.transaction_id is None:
+            raise CommandRefused(f"not possible: no transaction in progress on connector {connector.key}")
+        return connector.transaction_id
+
+    def transaction_by_id(self, transaction_id: str | None) -> Connector:
+        """The connector of a transaction (the first running one when no id is given)."""
+        for connector in self.status_targets():
+            if connector.transaction_id and transaction_id in (None, connector.transaction_id):
+                return connector
+        raise CommandRefused(
+            "not possible: no transaction in progress"
+            + (f" with id {transaction_id}" if transaction_id is not None else "")
+        )
+
+    async def do_power_update(self, power_w: int, **selection: Any) -> dict[str, Any]:
+        connector = self.connector_at(**selection)
+        connector.meter.set(time.monotonic(), limit_w=power_w)
+        return {"power_w": connector.meter.offered_w, "max_power_w": connector.meter.max_power_w}
+
+    async def do_proxy_message(self, action: str, payload: dict[str, Any]) -> dict[str, Any]:
+        message = build_call(self.spec.ocpp_version, action, payload)
+        answer = await self.call(message)  # type: ignore[attr-defined]
+        if answer is None:
+            raise CommandRefused(f"CSMS answered CallError to {message.__class__.__name__}")
+        return {"action": message.__class__.__name__, "answer": asdict(answer)}
+
+    async def do_authorize_id_tag(self, id_tag: str) -> dict[str, Any]:
+        status = await self.authorize(id_tag)
+        if status != "Accepted":
+            raise CommandRefused(f"id tag rejected: {status}", {"id_tag_status": status})
+        return {"id_tag_status": status}
+
+    async def authorize(self, id_tag: str) -> str:
+        """Sends Authorize; the CSMS's verdict (and the auth cache learns it)."""
+        raise NotImplementedError
+
+    # -- transactions and metering --------------------------------------------------------------------
+
+    def begin_transaction(self, connector: Connector, transaction_id: str, id_tag: str | None, drawing: bool) -> None:
+        connector.transaction_id, connector.id_tag = transaction_id, id_tag
+        if drawing:
+            connector.meter.start(time.monotonic())
+        else:
+            connector.meter.advance(time.monotonic())
+        self.observe(
+            "transaction_started",
+            connector.evse_id,
+            connector.connector_id,
+            transaction_id,
+            id_tag,
+            connector.meter.register_wh,
+            connector.plugged,
+        )
+        self.start_metering(connector)
+
+    def end_transaction(self, connector: Connector, transaction_id: str, reason: str) -> int:
+        """Stops the meter and records the end; returns meterStop (Wh)."""
+        connector.meter.stop(time.monotonic())
+        connector.transaction_id = None
+        task = connector.extra.pop("metering", None)
+        if task is not None and task is not asyncio.current_task():
+            task.cancel()
+        meter_stop = connector.meter.register_wh
+        self.observe("transaction_ended", connector.evse_id, connector.connector_id, transaction_id, meter_stop, reason)
+        return meter_stop
+
+    def start_metering(self, connector: Connector) -> None:
+        previous = connector.extra.get("metering")
+        if previous is not None and not previous.done():
+            return
+        task = asyncio.create_task(self._meter_loop(connector))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+        connector.extra["metering"] = task
+
+    async def _meter_loop(self, connector: Connector) -> None:
+        """Samples the meter every configured interval while the transaction runs."""
+        transaction = connector.transaction_id
+        while connector.transaction_id == transaction and transaction is not None:
+            interval = self.sample_interval()
+            await asyncio.sleep(interval if interval > 0 else 5)
+            if interval <= 0 or connector.transaction_id != transaction:
+                continue
+            try:
+                await self.send_meter_sample(connector)
+            except TimeoutError:
+                log.info("%s: no answer to a meter sample", self.spec.identity)
+            self.observe(
+                "meter_read",
+                connector.evse_id,
+                connector.connector_id,
+                connector.meter.register_wh,
+                connector.extra.get("seq_no", 0),
+            )
 
     async def boot(self) -> None:
         """BootNotification until Accepted; Pending/Rejected retry after the CSMS's interval (or 30 s)."""

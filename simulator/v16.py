@@ -4,15 +4,17 @@ Firmware Management profiles as a well-behaved station answers them."""
 from __future__ import annotations
 
 import asyncio
-import itertools
+import time
 from typing import Any
 
 from ocpp.routing import on
 from ocpp.v16 import ChargePoint, call, call_result
 from ocpp.v16.enums import Action
 
-from simulator.configuration import Configuration16
-from simulator.station import Connector, Station, now_iso
+from domain.command import FAULT_ERROR_CODES
+from domain.configuration import Configuration16
+from simulator.meter import measurand_list, sampled_values_16
+from simulator.station import CommandRefused, Connector, Station, now_iso
 
 RESERVABLE = ("Available",)
 
@@ -24,8 +26,6 @@ class ChargePoint16(Station, ChargePoint):
         super().__init__(identity, connection, response_timeout=30)
         self.configuration = configuration
         self.profiles: dict[int, dict[str, Any]] = {}
-        self.auth_cache: dict[str, str] = {}
-        self._transaction_ids = itertools.count(1)
 
     # -- what the station sends ------------------------------------------------------------------------
 
@@ -71,45 +71,212 @@ class ChargePoint16(Station, ChargePoint):
         super().set_heartbeat_interval(seconds)
         self.configuration.change("HeartbeatInterval", str(seconds))
 
-    # -- transactions (the minimal flow; sessions with meter values arrive with the commands) -----------
+    def transaction_status(self, connector: Connector) -> str:
+        if connector.meter.suspended_ev:
+            return "SuspendedEV"
+        return "Charging" if connector.id_tag is not None else "Preparing"
 
-    async def start_transaction(self, connector: Connector, id_tag: str) -> bool:
-        if connector.status == "Available":
+    def sample_interval(self) -> int:
+        return self.configuration.int_value("MeterValueSampleInterval", 60)
+
+    def on_configuration_changed(self, key: str, value: str) -> None:
+        if key == "HeartbeatInterval":
+            Station.set_heartbeat_interval(self, int(value))
+
+    def _sampled(self, connector: Connector, key: str, context: str) -> list[dict[str, Any]]:
+        connector.meter.advance(time.monotonic())
+        return sampled_values_16(connector.meter, measurand_list(self.configuration.value(key)), context)
+
+    async def send_meter_sample(self, connector: Connector) -> None:
+        sample = {
+            "timestamp": now_iso(),
+            "sampled_value": self._sampled(connector, "MeterValuesSampledData", "Sample.Periodic"),
+        }
+        transaction = connector.transaction_id
+        await self.call(
+            call.MeterValues(
+                connector_id=connector.connector_id,
+                meter_value=[sample],
+                transaction_id=int(transaction) if transaction else None,
+            )
+        )
+
+    # -- transactions -----------------------------------------------------------------------------------
+
+    async def authorize(self, id_tag: str) -> str:
+        answer = await self.call(call.Authorize(id_tag=id_tag))
+        if answer is None:
+            raise CommandRefused("CSMS answered CallError to Authorize")
+        status = answer.id_tag_info.get("status", "Invalid")
+        if self.configuration.bool_value("AuthorizationCacheEnabled", True):
+            self.auth_cache[id_tag] = status
+        return status
+
+    async def start_transaction(self, connector: Connector, id_tag: str, report_status: bool = True) -> str:
+        """StartTransaction; the CSMS's verdict on the id tag (a refused tag ends the transaction at once)."""
+        if report_status and connector.status == "Available":
             await self.set_status(connector, "Preparing")
         answer = await self.call(
             call.StartTransaction(
                 connector_id=connector.connector_id, id_tag=id_tag, meter_start=connector.meter_wh, timestamp=now_iso()
             )
         )
-        if answer is None or answer.id_tag_info.get("status") != "Accepted":
-            if answer is not None:
-                await self.stop_transaction(connector, "DeAuthorized", str(answer.transaction_id))
-            else:
+        if answer is None:
+            if report_status and not connector.plugged:
                 await self.set_status(connector, "Available")
-            return False
-        connector.transaction_id, connector.id_tag = str(answer.transaction_id), id_tag
-        await self.set_status(connector, "Charging")
-        return True
+            raise CommandRefused("CSMS answered CallError to StartTransaction")
+        transaction_id, verdict = str(answer.transaction_id), answer.id_tag_info.get("status", "Invalid")
+        if self.configuration.bool_value("AuthorizationCacheEnabled", True):
+            self.auth_cache[id_tag] = verdict
+        self.begin_transaction(connector, transaction_id, id_tag, drawing=verdict == "Accepted")
+        if verdict != "Accepted":
+            if self.configuration.bool_value("StopTransactionOnInvalidId", True):
+                await self.stop_transaction(connector, "DeAuthorized", report_status=report_status)
+            return verdict
+        if report_status:
+            await self.set_status(connector, "Charging")
+        return verdict
 
-    async def stop_transaction(self, connector: Connector, reason: str, transaction_id: str | None = None) -> None:
-        transaction = transaction_id or connector.transaction_id
+    async def stop_transaction(self, connector: Connector, reason: str, report_status: bool = True) -> int:
+        """StopTransaction with meterStop and the StopTxnSampledData; then Finishing (Available if no EV is in)."""
+        transaction = connector.transaction_id
         if transaction is None:
-            return
-        connector.transaction_id = None
+            return connector.meter_wh
+        id_tag = connector.id_tag
+        end = self._sampled(connector, "StopTxnSampledData", "Transaction.End")
+        meter_stop = self.end_transaction(connector, transaction, reason)
         await self.call(
             call.StopTransaction(
-                meter_stop=connector.meter_wh,
+                meter_stop=meter_stop,
                 timestamp=now_iso(),
                 transaction_id=int(transaction),
                 reason=reason,
-                id_tag=connector.id_tag,
+                id_tag=id_tag,
+                transaction_data=[{"timestamp": now_iso(), "sampled_value": end}] if end else None,
             )
         )
         connector.id_tag = None
-        await self.set_status(connector, "Finishing")
+        if report_status:
+            await self.set_status(connector, "Finishing")
+        return meter_stop
 
     def transaction_connector(self, transaction_id: int | str) -> Connector | None:
         return next((c for c in self.connectors.values() if c.transaction_id == str(transaction_id)), None)
+
+    # -- commands from the API ------------------------------------------------------------------------
+
+    async def do_plug_connector(self, connector_id: int) -> dict[str, Any]:
+        connector = self.connector_at(connector_id=connector_id)
+        self.usable(connector)
+        if not connector.plugged:
+            connector.plugged = True
+            if connector.status in ("Available", "Reserved"):
+                await self.set_status(connector, "Preparing")
+        return {"connector_id": connector_id, "status": connector.status}
+
+    async def do_unplug_connector(self, connector_id: int) -> dict[str, Any]:
+        connector = self.connector_at(connector_id=connector_id)
+        transaction = connector.transaction_id
+        if transaction and self.configuration.bool_value("StopTransactionOnEVSideDisconnect", True):
+            await self.stop_transaction(connector, "EVDisconnected", report_status=False)
+        connector.plugged = False
+        if connector.status not in ("Available", "Faulted", "Unavailable"):
+            await self.set_status(connector, "Available")
+        return {"connector_id": connector_id, "status": connector.status, "stopped_transaction_id": transaction}
+
+    async def do_unlock_connector(self, connector_id: int) -> dict[str, Any]:
+        connector = self.connector_at(connector_id=connector_id)
+        transaction = connector.transaction_id
+        connector.plugged = False
+        await self._unlock(connector)
+        return {"connector_id": connector_id, "status": connector.status, "stopped_transaction_id": transaction}
+
+    async def do_start_session(self, id_tag: str, connector_id: int) -> dict[str, Any]:
+        connector = self.connector_at(connector_id=connector_id)
+        self.usable(connector)
+        if connector.transaction_id:
+            raise CommandRefused(
+                f"not possible: connector {connector_id} already has transaction {connector.transaction_id}"
+            )
+        plugged_here = not connector.plugged
+        await self.do_plug_connector(connector_id)
+        status = await self.authorize(id_tag)
+        if status != "Accepted":
+            if plugged_here:
+                await self.do_unplug_connector(connector_id)
+            raise CommandRefused(f"id tag rejected: {status}", {"id_tag_status": status})
+        return await self._start(connector, id_tag, report_status=True)
+
+    async def do_start_transaction(self, id_tag: str, connector_id: int) -> dict[str, Any]:
+        connector = self.connector_at(connector_id=connector_id)
+        self.usable(connector)
+        if connector.transaction_id:
+            raise CommandRefused(
+                f"not possible: connector {connector_id} already has transaction {connector.transaction_id}"
+            )
+        return await self._start(connector, id_tag, report_status=False)
+
+    async def _start(self, connector: Connector, id_tag: str, report_status: bool) -> dict[str, Any]:
+        meter_start = connector.meter_wh
+        verdict = await self.start_transaction(connector, id_tag, report_status=report_status)
+        if verdict != "Accepted":
+            raise CommandRefused(f"id tag rejected: {verdict}", {"id_tag_status": verdict})
+        return {
+            "transaction_id": connector.transaction_id,
+            "connector_id": connector.connector_id,
+            "meter_start": meter_start,
+        }
+
+    async def do_stop_session(self, connector_id: int) -> dict[str, Any]:
+        connector = self.connector_at(connector_id=connector_id)
+        transaction = self.in_transaction(connector)
+        meter_stop = await self.stop_transaction(connector, "Local")
+        return {"transaction_id": transaction, "meter_stop": meter_stop}
+
+    async def do_stop_transaction(self, transaction_id: str | None = None) -> dict[str, Any]:
+        connector = self.transaction_by_id(transaction_id)
+        transaction = connector.transaction_id
+        meter_stop = await self.stop_transaction(connector, "Local", report_status=False)
+        return {"transaction_id": transaction, "meter_stop": meter_stop}
+
+    async def do_ev_stops_energy(self, connector_id: int) -> dict[str, Any]:
+        return await self._ev_draws(connector_id, suspended=True)
+
+    async def do_ev_requests_energy(self, connector_id: int) -> dict[str, Any]:
+        return await self._ev_draws(connector_id, suspended=False)
+
+    async def _ev_draws(self, connector_id: int, suspended: bool) -> dict[str, Any]:
+        connector = self.connector_at(connector_id=connector_id)
+        self.in_transaction(connector)
+        connector.meter.set(time.monotonic(), suspended_ev=suspended)
+        status = "SuspendedEV" if suspended else "Charging"
+        if connector.status != status:
+            await self.set_status(connector, status)
+        return {"connector_id": connector_id, "status": status, "power_w": connector.meter.power_w}
+
+    async def do_inject_fault(self, fault_type: str, connector_id: int) -> dict[str, Any]:
+        connector = self.connector_at(connector_id=connector_id)
+        if connector.fault is None:
+            if connector.transaction_id:
+                await self.stop_transaction(connector, "Other")
+            connector.fault = {"fault_type": fault_type, "prior_status": connector.status}
+            self.observe("fault_injected", connector.evse_id, connector_id, fault_type, connector.status)
+        else:
+            connector.fault["fault_type"] = fault_type
+        await self.set_status(connector, "Faulted", FAULT_ERROR_CODES[fault_type])
+        return {"fault_type": fault_type, "connector_id": connector_id, "status": "Faulted"}
+
+    async def do_clear_fault(self, connector_id: int) -> dict[str, Any]:
+        connector = self.connector_at(connector_id=connector_id)
+        if connector.fault is None:
+            raise CommandRefused(f"not possible: connector {connector_id} has no fault")
+        prior = connector.fault["prior_status"]
+        connector.fault = None
+        self.observe("fault_cleared", connector.evse_id, connector_id)
+        if prior in ("Charging", "SuspendedEV", "SuspendedEVSE", "Faulted"):
+            prior = "Preparing" if connector.plugged else "Available"
+        await self.set_status(connector, prior)
+        return {"connector_id": connector_id, "status": prior}
 
     # -- what the CSMS asks ----------------------------------------------------------------------------
 
@@ -220,9 +387,7 @@ class ChargePoint16(Station, ChargePoint):
             return
         sample = {
             "timestamp": now_iso(),
-            "sampled_value": [
-                {"value": str(connector.meter_wh), "measurand": "Energy.Active.Import.Register", "unit": "Wh"}
-            ],
+            "sampled_value": self._sampled(connector, "MeterValuesSampledData", "Trigger"),
         }
         transaction = int(connector.transaction_id) if connector.transaction_id else None
         await self.call(

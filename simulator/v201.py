@@ -4,6 +4,7 @@ remote control, firmware and diagnostics as a well-behaved station answers them.
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 from uuid import uuid4
 
@@ -11,8 +12,10 @@ from ocpp.routing import on
 from ocpp.v201 import ChargePoint, call, call_result
 from ocpp.v201.enums import Action
 
-from simulator.configuration import DeviceModel201
-from simulator.station import Connector, Station, now_iso
+from domain.command import FAULT_ERROR_CODES
+from domain.configuration import DeviceModel201
+from simulator.meter import measurand_list, sampled_values_201
+from simulator.station import CommandRefused, Connector, Station, now_iso
 
 HEARTBEAT_KEY = ("OCPPCommCtrlr", "HeartbeatInterval")
 REPORT_CHUNK = 20  # NotifyReport items per message when DeviceDataCtrlr.ItemsPerMessage is not set
@@ -50,7 +53,6 @@ class ChargePoint201(Station, ChargePoint):
         super().__init__(identity, connection, response_timeout=30)
         self.configuration = configuration
         self.profiles: dict[int, dict[str, Any]] = {}
-        self.auth_cache: dict[str, str] = {}
         self.reset_when_idle = False
 
     # -- what the station sends ------------------------------------------------------------------------
@@ -99,61 +101,133 @@ class ChargePoint201(Station, ChargePoint):
         super().set_heartbeat_interval(seconds)
         self.configuration.change(".".join(HEARTBEAT_KEY), str(seconds))
 
-    # -- transactions (the minimal flow; sessions with meter values arrive with the commands) -----------
+    def transaction_status(self, connector: Connector) -> str:
+        return "Occupied"
 
-    async def start_transaction(self, connector: Connector, id_token: str, remote_start_id: int | None = None) -> bool:
-        """TransactionEvent Started; the CSMS's idTokenInfo decides whether it goes on."""
+    def sample_interval(self) -> int:
+        return self.configuration.int_value("SampledDataCtrlr.TxUpdatedInterval", 60)
+
+    def on_configuration_changed(self, key: str, value: str) -> None:
+        if key == ".".join(HEARTBEAT_KEY):
+            Station.set_heartbeat_interval(self, int(value))
+
+    def _sampled(self, connector: Connector, key: str, context: str) -> list[dict[str, Any]]:
+        """One MeterValue of the measurands configured in `key` (SampledDataCtrlr.*), or none."""
+        connector.meter.advance(time.monotonic())
+        values = sampled_values_201(connector.meter, measurand_list(self.configuration.value(key)), context)
+        return [{"timestamp": now_iso(), "sampled_value": values}] if values else []
+
+    def charging_state(self, connector: Connector) -> str:
+        if connector.id_tag is None:
+            return "EVConnected"
+        return "SuspendedEV" if connector.meter.suspended_ev else "Charging"
+
+    async def transaction_event(
+        self,
+        connector: Connector,
+        event_type: str,
+        trigger_reason: str,
+        meter_value: list[Any] | None = None,
+        **extra: Any,
+    ) -> Any:
+        """One TransactionEvent of the connector's transaction (seqNo counts per transaction)."""
+        transaction = connector.extra.get("transaction") or connector.transaction_id
+        info = {"transaction_id": transaction, "charging_state": self.charging_state(connector)}
+        info.update(extra.pop("info", {}))
+        answer = await self.call(
+            call.TransactionEvent(
+                event_type=event_type,
+                timestamp=now_iso(),
+                trigger_reason=trigger_reason,
+                seq_no=self._next_seq_no(connector),
+                transaction_info=info,
+                meter_value=meter_value or None,
+                evse={"id": connector.evse_id, "connector_id": connector.connector_id},
+                **extra,
+            )
+        )
+        if answer is None:
+            raise CommandRefused(f"CSMS answered CallError to TransactionEvent {event_type}")
+        return answer
+
+    async def send_meter_sample(self, connector: Connector) -> None:
+        await self.transaction_event(
+            connector,
+            "Updated",
+            "MeterValuePeriodic",
+            self._sampled(connector, "SampledDataCtrlr.TxUpdatedMeasurands", "Sample.Periodic"),
+        )
+
+    # -- transactions -----------------------------------------------------------------------------------
+
+    async def authorize(self, id_tag: str) -> str:
+        answer = await self.call(call.Authorize(id_token={"id_token": id_tag, "type": "ISO14443"}))
+        if answer is None:
+            raise CommandRefused("CSMS answered CallError to Authorize")
+        status = answer.id_token_info.get("status", "Invalid")
+        if self.configuration.bool_value("AuthCacheCtrlr.Enabled", True):
+            self.auth_cache[id_tag] = status
+        return status
+
+    async def start_transaction(
+        self,
+        connector: Connector,
+        id_token: str | None,
+        remote_start_id: int | None = None,
+        report_status: bool = True,
+        trigger_reason: str | None = None,
+    ) -> str:
+        """TransactionEvent Started; the CSMS's idTokenInfo decides whether it goes on (its verdict returned)."""
         transaction_id = str(uuid4())
         connector.extra.pop("starting", None)
         reservation_id, connector.reservation_id = connector.reservation_id, None
         connector.extra.pop("reserved_for", None)
-        connector.transaction_id, connector.id_tag = transaction_id, id_token
-        connector.extra["seq_no"] = 0
-        if connector.status != "Occupied":
+        connector.extra["transaction"], connector.extra["seq_no"] = transaction_id, 0
+        connector.id_tag = id_token
+        if report_status and connector.status != "Occupied":
             await self.set_status(connector, "Occupied")
-        info: dict[str, Any] = {"transaction_id": transaction_id, "charging_state": "Charging"}
+        begin = self._sampled(connector, "SampledDataCtrlr.TxStartedMeasurands", "Transaction.Begin")
+        self.begin_transaction(connector, transaction_id, id_token, drawing=id_token is not None)
+        extra: dict[str, Any] = {"reservation_id": reservation_id}
         if remote_start_id is not None:
-            info["remote_start_id"] = remote_start_id
-        answer = await self.call(
-            call.TransactionEvent(
-                event_type="Started",
-                timestamp=now_iso(),
-                trigger_reason="RemoteStart" if remote_start_id is not None else "Authorized",
-                seq_no=self._next_seq_no(connector),
-                transaction_info=info,
-                meter_value=[energy_sample(connector.meter_wh, "Transaction.Begin")],
-                evse={"id": connector.evse_id, "connector_id": connector.connector_id},
-                id_token={"id_token": id_token, "type": "ISO14443"},
-                reservation_id=reservation_id,
-            )
-        )
-        verdict = (answer.id_token_info or {}).get("status", "Accepted") if answer is not None else "Invalid"
+            extra["info"] = {"remote_start_id": remote_start_id}
+        if id_token is not None:
+            extra["id_token"] = {"id_token": id_token, "type": "ISO14443"}
+        default_trigger = "RemoteStart" if remote_start_id is not None else "Authorized"
+        answer = await self.transaction_event(connector, "Started", trigger_reason or default_trigger, begin, **extra)
+        verdict = (answer.id_token_info or {}).get("status", "Accepted") if id_token is not None else "Accepted"
         if verdict != "Accepted":
-            await self.stop_transaction(connector, "DeAuthorized")
-            return False
-        return True
+            await self.stop_transaction(connector, "DeAuthorized", report_status=report_status)
+        return verdict
 
-    async def stop_transaction(self, connector: Connector, reason: str, trigger_reason: str | None = None) -> None:
-        """TransactionEvent Ended, then the connector is Available (or what a scheduled change asked for)."""
+    async def stop_transaction(
+        self, connector: Connector, reason: str, trigger_reason: str | None = None, report_status: bool = True
+    ) -> int:
+        """TransactionEvent Ended, then the connector is Occupied while an EV is in, else Available (or what a
+        scheduled change asked for). Returns the final meter reading."""
         transaction = connector.transaction_id
         if transaction is None:
-            return
-        connector.transaction_id = None
-        await self.call(
-            call.TransactionEvent(
-                event_type="Ended",
-                timestamp=now_iso(),
-                trigger_reason=trigger_reason or TRIGGER_REASONS.get(reason, "AbnormalCondition"),
-                seq_no=self._next_seq_no(connector),
-                transaction_info={"transaction_id": transaction, "charging_state": "Idle", "stopped_reason": reason},
-                meter_value=[energy_sample(connector.meter_wh, "Transaction.End")],
-                evse={"id": connector.evse_id, "connector_id": connector.connector_id},
-            )
+            return connector.meter_wh
+        end = self._sampled(connector, "SampledDataCtrlr.TxEndedMeasurands", "Transaction.End")
+        meter_stop = self.end_transaction(connector, transaction, reason)
+        await self.transaction_event(
+            connector,
+            "Ended",
+            trigger_reason or TRIGGER_REASONS.get(reason, "AbnormalCondition"),
+            end,
+            info={"charging_state": "Idle", "stopped_reason": reason},
         )
         connector.id_tag = None
-        await self.set_status(connector, connector.extra.pop("pending_status", "Available"))
+        connector.extra.pop("transaction", None)
+        if report_status:
+            await self.set_status(connector, connector.extra.pop("pending_status", self.idle_status(connector)))
         if self.reset_when_idle and not any(c.transaction_id for c in self.connectors.values()):
             self.request_close("reset")
+        return meter_stop
+
+    @staticmethod
+    def idle_status(connector: Connector) -> str:
+        return "Occupied" if connector.plugged else "Available"
 
     def _next_seq_no(self, connector: Connector) -> int:
         seq_no = connector.extra.get("seq_no", 0)
@@ -165,10 +239,177 @@ class ChargePoint201(Station, ChargePoint):
 
     async def local_unlock(self, connector: Connector) -> None:
         """The unlock-connector command: the cable comes out, ending a running transaction."""
+        connector.plugged = False
         if connector.transaction_id:
             await self.stop_transaction(connector, "Other", "UnlockCommand")
         elif connector.status == "Occupied":
             await self.set_status(connector, "Available")
+
+    def _starts_on_plug(self) -> bool:
+        points = measurand_list(self.configuration.value("TxCtrlr.TxStartPoint"))
+        return "EVConnected" in points or "ParkingBayOccupancy" in points
+
+    # -- commands from the API ------------------------------------------------------------------------
+
+    async def do_plug_connector(self, evse_id: int, connector_id: int) -> dict[str, Any]:
+        connector = self.connector_at(evse_id, connector_id)
+        self.usable(connector)
+        if not connector.plugged:
+            connector.plugged = True
+            if connector.status in ("Available", "Reserved"):
+                await self.set_status(connector, "Occupied")
+            if connector.transaction_id is None and self._starts_on_plug():
+                await self.start_transaction(connector, None, report_status=False, trigger_reason="CablePluggedIn")
+        return {"evse_id": evse_id, "connector_id": connector_id, "status": connector.status}
+
+    async def do_unplug_connector(self, evse_id: int, connector_id: int) -> dict[str, Any]:
+        connector = self.connector_at(evse_id, connector_id)
+        transaction = connector.transaction_id
+        connector.plugged = False
+        if transaction:
+            await self.stop_transaction(connector, "EVDisconnected")
+        elif connector.status == "Occupied":
+            await self.set_status(connector, "Available")
+        return {
+            "evse_id": evse_id,
+            "connector_id": connector_id,
+            "status": connector.status,
+            "stopped_transaction_id": transaction,
+        }
+
+    async def do_unlock_connector(self, evse_id: int, connector_id: int) -> dict[str, Any]:
+        connector = self.connector_at(evse_id, connector_id)
+        transaction = connector.transaction_id
+        await self.local_unlock(connector)
+        return {
+            "evse_id": evse_id,
+            "connector_id": connector_id,
+            "status": connector.status,
+            "stopped_transaction_id": transaction,
+        }
+
+    async def do_start_session(self, id_tag: str, evse_id: int, connector_id: int) -> dict[str, Any]:
+        connector = self.connector_at(evse_id, connector_id)
+        self.usable(connector)
+        if connector.id_tag is not None and connector.transaction_id:
+            raise CommandRefused(f"not possible: EVSE {evse_id} already has transaction {connector.transaction_id}")
+        plugged_here = not connector.plugged
+        await self.do_plug_connector(evse_id, connector_id)
+        status = await self.authorize(id_tag)
+        if status != "Accepted":
+            if plugged_here:
+                await self.do_unplug_connector(evse_id, connector_id)
+            raise CommandRefused(f"id tag rejected: {status}", {"id_tag_status": status})
+        if connector.transaction_id:  # started when the cable went in: now it is authorized
+            connector.id_tag = id_tag
+            connector.meter.start(time.monotonic())
+            self.observe("transaction_authorized", connector.evse_id, connector.connector_id, id_tag)
+            await self.transaction_event(
+                connector, "Updated", "Authorized", id_token={"id_token": id_tag, "type": "ISO14443"}
+            )
+            return self._started(connector)
+        return await self._start(connector, id_tag, report_status=True)
+
+    async def do_start_transaction(self, id_tag: str, evse_id: int, connector_id: int) -> dict[str, Any]:
+        connector = self.connector_at(evse_id, connector_id)
+        self.usable(connector)
+        if connector.transaction_id:
+            raise CommandRefused(f"not possible: EVSE {evse_id} already has transaction {connector.transaction_id}")
+        return await self._start(connector, id_tag, report_status=False)
+
+    async def _start(self, connector: Connector, id_tag: str, report_status: bool) -> dict[str, Any]:
+        verdict = await self.start_transaction(connector, id_tag, report_status=report_status)
+        if verdict != "Accepted":
+            raise CommandRefused(f"id tag rejected: {verdict}", {"id_tag_status": verdict})
+        return self._started(connector)
+
+    @staticmethod
+    def _started(connector: Connector) -> dict[str, Any]:
+        return {
+            "transaction_id": connector.transaction_id,
+            "evse_id": connector.evse_id,
+            "connector_id": connector.connector_id,
+            "meter_start": int(connector.meter.session_start_wh),
+        }
+
+    async def do_stop_session(self, evse_id: int, connector_id: int) -> dict[str, Any]:
+        connector = self.connector_at(evse_id, connector_id)
+        transaction = self.in_transaction(connector)
+        meter_stop = await self.stop_transaction(connector, "Local")
+        return {"transaction_id": transaction, "meter_stop": meter_stop}
+
+    async def do_stop_transaction(self, transaction_id: str | None = None) -> dict[str, Any]:
+        connector = self.transaction_by_id(transaction_id)
+        transaction = connector.transaction_id
+        meter_stop = await self.stop_transaction(connector, "Local", report_status=False)
+        return {"transaction_id": transaction, "meter_stop": meter_stop}
+
+    async def do_ev_stops_energy(self, evse_id: int, connector_id: int) -> dict[str, Any]:
+        return await self._ev_draws(evse_id, connector_id, suspended=True)
+
+    async def do_ev_requests_energy(self, evse_id: int, connector_id: int) -> dict[str, Any]:
+        return await self._ev_draws(evse_id, connector_id, suspended=False)
+
+    async def _ev_draws(self, evse_id: int, connector_id: int, suspended: bool) -> dict[str, Any]:
+        connector = self.connector_at(evse_id, connector_id)
+        self.in_transaction(connector)
+        if connector.id_tag is None:
+            raise CommandRefused(f"not possible: the transaction on EVSE {evse_id} is not authorized yet")
+        connector.meter.set(time.monotonic(), suspended_ev=suspended)
+        await self.transaction_event(connector, "Updated", "ChargingStateChanged")
+        return {"evse_id": evse_id, "connector_id": connector_id, "charging_state": self.charging_state(connector)}
+
+    async def do_inject_fault(self, fault_type: str, evse_id: int, connector_id: int) -> dict[str, Any]:
+        connector = self.connector_at(evse_id, connector_id)
+        if connector.fault is None:
+            if connector.transaction_id:
+                await self.stop_transaction(connector, "Other", "AbnormalCondition")
+            connector.fault = {"fault_type": fault_type, "prior_status": connector.status}
+            self.observe("fault_injected", evse_id, connector_id, fault_type, connector.status)
+        else:
+            connector.fault["fault_type"] = fault_type
+        await self.set_status(connector, "Faulted", FAULT_ERROR_CODES[fault_type])
+        await self._notify_problem(connector, fault_type, True)
+        return {"fault_type": fault_type, "evse_id": evse_id, "connector_id": connector_id, "status": "Faulted"}
+
+    async def do_clear_fault(self, evse_id: int, connector_id: int) -> dict[str, Any]:
+        connector = self.connector_at(evse_id, connector_id)
+        if connector.fault is None:
+            raise CommandRefused(f"not possible: EVSE {evse_id} has no fault")
+        fault_type, prior = connector.fault["fault_type"], connector.fault["prior_status"]
+        connector.fault = None
+        self.observe("fault_cleared", evse_id, connector_id)
+        if prior == "Faulted":
+            prior = self.idle_status(connector)
+        await self._notify_problem(connector, fault_type, False)
+        await self.set_status(connector, prior)
+        return {"evse_id": evse_id, "connector_id": connector_id, "status": prior}
+
+    async def _notify_problem(self, connector: Connector, fault_type: str, active: bool) -> None:
+        """NotifyEvent for the connector's Problem variable (the device model's way to report a fault)."""
+        self._event_ids = getattr(self, "_event_ids", 0) + 1
+        await self.call(
+            call.NotifyEvent(
+                generated_at=now_iso(),
+                seq_no=0,
+                event_data=[
+                    {
+                        "event_id": self._event_ids,
+                        "timestamp": now_iso(),
+                        "trigger": "Delta",
+                        "actual_value": "true" if active else "false",
+                        "tech_code": fault_type,
+                        "event_notification_type": "HardWiredNotification",
+                        "component": {
+                            "name": "Connector",
+                            "evse": {"id": connector.evse_id, "connector_id": connector.connector_id},
+                        },
+                        "variable": {"name": "Problem"},
+                        "cleared": not active,
+                    }
+                ],
+            )
+        )
 
     # -- what the CSMS asks ----------------------------------------------------------------------------
 

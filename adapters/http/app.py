@@ -16,7 +16,9 @@ from adapters.http.openapi import GatewayOpenAPI
 from adapters.http.routes import (
     audit,
     catalog,
+    charger_state,
     chargers,
+    commands,
     locations,
     organizations,
     provisioning,
@@ -52,7 +54,18 @@ def create_app(services: Services, follow_interval: float = 0.25) -> Quart:
             response.headers["X-Request-Id"] = request_id
         return response
 
-    for module in (root, catalog, organizations, locations, chargers, provisioning, runtime, audit):
+    for module in (
+        root,
+        catalog,
+        organizations,
+        locations,
+        chargers,
+        provisioning,
+        runtime,
+        commands,
+        charger_state,
+        audit,
+    ):
         app.register_blueprint(module.bp)
     register_error_handlers(app)
 

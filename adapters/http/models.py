@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, RootModel
@@ -140,6 +140,7 @@ class DeleteLocationChargersRequest(Request):
     charger_ids: list[Annotated[str, Field(max_length=100)]] = Field(max_length=MAX_BULK)
 
 
+MAX_INT = 2**31 - 1
 MAX_PAGE = 1_000_000_000  # keeps OFFSET within SQLite's integers
 
 
@@ -178,6 +179,146 @@ class LogQuery(Request):
 
 class OrganizationRequest(Request):
     id: Annotated[str, _domain(values.org_id)]
+
+
+# -- commands --------------------------------------------------------------------------------------------
+
+ConnectorNumber = Annotated[int, Field(ge=0, le=1000)]
+IdTag = Annotated[str, Field(min_length=1, max_length=36, description="OCPP 1.6 idTag: at most 20 characters")]
+ChargerIds = Annotated[
+    list[Annotated[str, Field(min_length=1, max_length=100)]] | None,
+    Field(default=None, max_length=MAX_BULK, description="omitted or null: every charger of the location"),
+]
+FAULT_TYPES = Literal[
+    "GroundFault",
+    "OverCurrent",
+    "OverVoltage",
+    "UnderVoltage",
+    "OverTemperature",
+    "InternalError",
+    "ConnectorLockFailure",
+    "EVCommunicationError",
+    "PowerMeterFailure",
+    "WeakSignal",
+]
+ProxyActionName = Literal[
+    "authorize",
+    "boot_notification",
+    "data_transfer",
+    "diagnostics_status_notification",
+    "firmware_status_notification",
+    "heartbeat",
+    "meter_values",
+    "notify_customer_information",
+    "notify_event",
+    "notify_report",
+    "publish_firmware_status_notification",
+    "report_charging_profiles",
+    "reservation_status_update",
+    "security_event_notification",
+    "start_transaction",
+    "status_notification",
+    "stop_transaction",
+    "transaction_event",
+]
+
+
+class ConnectorSelectionRequest(Request):
+    evse_id: ConnectorNumber | None = None
+    connector_id: ConnectorNumber | None = None
+
+
+class StartSessionRequest(Request):
+    id_tag: IdTag
+    connector_id: ConnectorNumber | None = None
+
+
+class StopSessionRequest(Request):
+    connector_id: ConnectorNumber | None = None
+
+
+class StartTransactionRequest(ConnectorSelectionRequest):
+    id_tag: IdTag
+
+
+class StopTransactionRequest(Request):
+    transaction_id: Annotated[str, Field(min_length=1, max_length=36)] | None = None
+
+
+class AuthorizeIdTagRequest(Request):
+    id_tag: IdTag
+
+
+class PowerUpdateRequest(ConnectorSelectionRequest):
+    power_w: int = Field(ge=0, le=10_000_000, description="W; capped at the model's maximum power")
+
+
+class ProxyMessageRequest(Request):
+    payload: dict[str, Any]
+
+
+class ProxyMessageQuery(Request):
+    action: ProxyActionName
+    ocpp_version: Literal["ocpp1.6", "ocpp2.0.1"]
+
+
+class ConfigurationQuery(Request):
+    keys: Annotated[str, Field(max_length=10_000, description="comma-separated keys; omitted: all")] | None = None
+
+
+class ConfigurationUpdateRequest(RootModel[dict[Annotated[str, Field(min_length=1, max_length=200)], str]]):
+    """A flat JSON object of configuration key -> value (strings)."""
+
+
+class InjectFaultQuery(ConnectorSelectionRequest):
+    fault_type: FAULT_TYPES
+
+
+class LocalAuthListEntry(Request):
+    id_tag: IdTag
+    expiry_date: UtcDateTime | None = None
+    parent_id_tag: IdTag | None = None
+
+
+class SendLocalListRequest(Request):
+    list_version: int = Field(ge=1, le=MAX_INT)
+    entries: list[LocalAuthListEntry] = Field(max_length=10_000)
+
+
+class LocationConnectorRequest(ConnectorSelectionRequest):
+    charger_ids: ChargerIds
+
+
+class LocationStartSessionRequest(StartSessionRequest):
+    charger_ids: ChargerIds
+
+
+class LocationStopSessionRequest(StopSessionRequest):
+    charger_ids: ChargerIds
+
+
+class LocationStartTransactionRequest(StartTransactionRequest):
+    charger_ids: ChargerIds
+
+
+class LocationStopTransactionRequest(StopTransactionRequest):
+    charger_ids: ChargerIds
+
+
+class LocationAuthorizeIdTagRequest(AuthorizeIdTagRequest):
+    charger_ids: ChargerIds
+
+
+class LocationPowerUpdateRequest(PowerUpdateRequest):
+    charger_ids: ChargerIds
+
+
+class LocationInjectFaultRequest(InjectFaultQuery):
+    charger_ids: ChargerIds
+
+
+class LocationClearFaultRequest(LocationConnectorRequest):
+    pass
 
 
 # -- responses ----------------------------------------------------------------------------------------
@@ -424,3 +565,72 @@ class EventRecord(Response):
 class EventPage(Response):
     data: list[EventRecord]
     next_after: int | None = None
+
+
+class ConfigurationEntry(Response):
+    key: str
+    value: str | None = None
+    readonly: bool | None = Field(default=None, description="extension")
+
+
+class ConfigurationResponse(Response):
+    configuration: list[ConfigurationEntry]
+
+
+class ConfigurationChangeResponse(Response):
+    status: str
+    configured: list[str]
+    msg: str
+    command_id: str | None = Field(default=None, description="extension: the command record")
+
+
+class CacheResetResponse(Response):
+    msg: str
+    cleared_entries: int
+    command_id: str | None = Field(default=None, description="extension: the command record")
+
+
+class FaultOperationResponse(Response):
+    msg: str
+    fault_type: str | None = None
+    evse_id: int | None = None
+    connector_id: int | None = None
+    status: str | None = None
+    command_id: str | None = Field(default=None, description="extension: the command record")
+
+
+class LocationFaultResult(Response):
+    charger_id: str
+    identity: str
+    fault: FaultOperationResponse
+
+
+class LocationFaultResponse(Response):
+    targeted_count: int
+    succeeded_count: int
+    failed_count: int
+    results: list[LocationFaultResult]
+    failed: list[LocationCommandFailure]
+
+
+class LocalAuthListEntryResponse(Response):
+    id_tag: str
+    expiry_date: datetime | None = None
+    parent_id_tag: str | None = None
+
+
+class LocalAuthorizationListResponse(Response):
+    data: list[LocalAuthListEntryResponse]
+    total: int
+    page: int
+    limit: int
+    list_version: int | None = Field(default=None, description="extension")
+
+
+class LocalListMutationResponse(Response):
+    status: str | None = None
+    list_version: int | None = None
+    entries_received: int | None = None
+    msg: str | None = None
+    entries_deleted: int | None = None
+    command_id: str | None = Field(default=None, description="extension: the command record")

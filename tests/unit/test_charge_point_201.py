@@ -16,7 +16,7 @@ import pytest
 from ocpp.charge_point import snake_to_camel_case
 
 from domain.runtime import ChargerRuntime
-from simulator.configuration import DeviceModel201
+from domain.configuration import DeviceModel201
 from simulator.station import ChargerSpec
 from simulator.v201 import ChargePoint201
 

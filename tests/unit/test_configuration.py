@@ -6,7 +6,7 @@ import pytest
 from ocpp.charge_point import snake_to_camel_case
 from ocpp.messages import Call, CallResult, _validate_payload
 
-from simulator.configuration import ConfigEntry, Configuration16, DeviceModel201
+from domain.configuration import ConfigEntry, Configuration16, DeviceModel201
 
 AC = {
     "brand_name": "Wallbox",

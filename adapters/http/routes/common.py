@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from typing import Any
 from uuid import UUID
 
 from adapters.http.context import run, services
@@ -9,6 +10,7 @@ from adapters.http.errors import HttpError
 from adapters.store.views import Page
 from application.gateway import Written
 from application.ports import Actor
+from application.simulation import Queued
 
 
 def page_body(found: Page, page: int, limit: int) -> dict:
@@ -58,3 +60,15 @@ async def served_charger(actor: Actor, key: str) -> dict:
     if doc is None:
         raise HttpError(404, "Charger not found")
     return doc
+
+
+def queued_body(queued: Queued) -> dict[str, Any]:
+    command = queued.command
+    return {
+        "id": str(command.id),
+        "event_type": command.kind,
+        "ocpp_version": command.ocpp_version,
+        "payload": command.payload,
+        "status": command.status,
+        "charger_id": str(command.charger_id),
+    }

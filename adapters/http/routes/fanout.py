@@ -7,11 +7,12 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 from uuid import UUID
 
-from adapters.http.context import services
+from adapters.http.context import run, services
 from adapters.http.errors import HttpError
 from adapters.http.routes.charger_ops import failure_text
-from adapters.http.routes.common import location_uuid
+from adapters.http.routes.common import location_uuid, queued_body
 from application.ports import Actor
+from application.simulation import Queued
 
 FANOUT_CONCURRENCY = 32
 
@@ -69,3 +70,29 @@ async def fan_out(
 
 def charger_uuid_of(doc: dict) -> UUID:
     return UUID(doc["id"])
+
+
+async def fan_out_commands(
+    who: Actor, location_id: str, charger_ids: list[str] | None, kind: str, fields: dict[str, Any]
+) -> dict[str, Any]:
+    """One command per targeted charger, all written in one transaction; each charger accepts or refuses alone."""
+    chargers, failed = await targets(who, location_id, charger_ids)
+    ids = [UUID(doc["id"]) for doc in chargers]
+    outcomes = await run(services().gateway.request_commands, who, ids, kind, fields)
+    positions = [outcome.position for outcome in outcomes.values() if isinstance(outcome, Queued)]
+    if positions:
+        await services().views.catch_up(max(positions))
+    results = []
+    for doc, charger_id in zip(chargers, ids, strict=True):
+        outcome = outcomes[charger_id]
+        if isinstance(outcome, Queued):
+            results.append({"charger_id": doc["id"], "identity": doc["identity"], "command": queued_body(outcome)})
+        else:
+            failed.append({"identity": doc["identity"], "error": failure_text(outcome)})
+    return {
+        "targeted_count": len(chargers) + sum(1 for f in failed if f["identity"] is None),
+        "queued_count": len(results),
+        "failed_count": len(failed),
+        "results": results,
+        "failed": failed,
+    }

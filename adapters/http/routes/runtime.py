@@ -21,26 +21,13 @@ from adapters.http.models import (
     QueuedCommandResponse,
 )
 from adapters.http.routes.audit import utc
-from adapters.http.routes.common import charger_uuid, page_body, parse_uuid, served_charger
+from adapters.http.routes.common import charger_uuid, page_body, parse_uuid, queued_body, served_charger
 from adapters.http.routes.fanout import charger_uuid_of, fan_out
 from adapters.http.validation import body, query, responds
 from application.ports import Actor
-from application.simulation import Queued
 
 bp = Blueprint("runtime", __name__)
 LIFECYCLE = {"start-charger": "start_charger", "stop-charger": "stop_charger", "reset-charger": "reset_charger"}
-
-
-def queued_body(queued: Queued) -> dict[str, Any]:
-    command = queued.command
-    return {
-        "id": str(command.id),
-        "event_type": command.kind,
-        "ocpp_version": command.ocpp_version,
-        "payload": command.payload,
-        "status": command.status,
-        "charger_id": str(command.charger_id),
-    }
 
 
 async def lifecycle(who: Actor, kind: str, charger_key: Any, payload: dict[str, Any]) -> dict[str, Any]:

@@ -233,6 +233,17 @@ class _Store:
         spec = self._spec(key)
         return "NotSupported" if spec is None else self._set(spec, value)
 
+    def problem(self, key: str, value: str) -> str | None:
+        """Why a change through the API would be refused (unknown key, read-only, invalid value), or None."""
+        spec = self._spec(key)
+        if spec is None:
+            return f"unknown configuration key '{key}'"
+        if spec.readonly:
+            return f"'{spec.name}' is read-only"
+        if self._normalize(spec, value) is None:
+            return f"invalid value {value!r} for '{spec.name}'"
+        return None
+
     def set_internal(self, key: str, value: str) -> None:
         """A station-side update that bypasses mutability (e.g. a read-only state); raises on unknown or bad value."""
         spec = self._spec(key)
@@ -520,3 +531,12 @@ def _specs_201(model: dict, identity: str = "") -> list[_Spec]:
             values_list=",".join(TIME_SOURCES),
         ),
     ]
+
+
+def configuration_for(
+    ocpp_version: str, model: dict, identity: str, overrides: dict[str, str] | None = None
+) -> Configuration16 | DeviceModel201:
+    """The configuration store of a charger's OCPP version."""
+    if ocpp_version == "OCPP2.0.1":
+        return DeviceModel201(model, identity, overrides)
+    return Configuration16(model, identity, overrides)
