@@ -413,7 +413,8 @@ class ChargerResponse(Response):
     last_frame_at: datetime | None = Field(default=None, description="extension")
     heartbeat_interval: int | None = Field(default=None, description="extension: seconds, from the CSMS")
     connectors: list[dict[str, Any]] | None = Field(
-        default=None, description="extension: each connector's OCPP status (evse_id, connector_id, status, error_code)"
+        default=None,
+        description="extension: each connector's status (evse_id, connector_id, status, error_code, transaction_id)",
     )
     created_at: datetime | None = None
     updated_at: datetime | None = None

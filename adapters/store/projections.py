@@ -134,6 +134,19 @@ def fold_runtime(doc: dict | None, event: Any) -> dict | None:
             "status": event.status,
             "error_code": event.error_code,
         }
+        previous = doc["connectors"].get(key, {})
+        connector["transaction_id"] = previous.get("transaction_id")
+        return {**doc, "connectors": {**doc["connectors"], key: connector}}
+    if name in ("TransactionStarted", "TransactionEnded"):
+        key = f"{event.evse_id}/{event.connector_id}"
+        connector = {
+            "evse_id": event.evse_id,
+            "connector_id": event.connector_id,
+            "status": None,
+            "error_code": None,
+            **doc["connectors"].get(key, {}),
+            "transaction_id": event.transaction_id if name == "TransactionStarted" else None,
+        }
         return {**doc, "connectors": {**doc["connectors"], key: connector}}
     if name == "Stopped":
         return {**doc, "runtime_status": "stopped", "connected_at": None}

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
-import pytest
 from ocpp.v16 import call as call16
 from ocpp.v201 import call as call201
 
@@ -55,14 +54,6 @@ async def test_a_connector_made_inoperative_is_still_unavailable_after_a_gateway
             assert {s["evseId"]: s["connectorStatus"] for s in statuses} == {1: "Available", 2: "Unavailable"}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="spec (Connection): 'transactions in progress' are runtime state derived from events and survive a "
-    "gateway restart. domain/runtime.py ChargerRuntime records no transaction (only connectors, configuration, "
-    "local list) and simulator/station.py Station.setup_station restores only Unavailable/Faulted statuses, so "
-    "after a restart the charger reports Available, GetTransactionStatus says not ongoing and "
-    "RemoteStopTransaction of the running transaction is Rejected",
-)
 async def test_a_transaction_in_progress_is_still_running_after_a_gateway_restart(
     csms_factory: CsmsFactory, deployments: DeploymentFactory, api_for: Callable[[Deployment], Api]
 ) -> None:
