@@ -79,29 +79,6 @@ class SimulatorUseCases:
         except AggregateNotFoundError:
             return ChargerRuntime(tenant_id=tenant_id, charger_id=charger_id)
 
-    def command(self: Gateway, command_id: UUID) -> Command | None:
-        return self._get_or_none(Command, command_id)
-
-    def finish_command(
-        self: Gateway,
-        command_id: UUID,
-        *,
-        result: dict[str, Any] | None = None,
-        reason: str | None = None,
-        expired: bool = False,
-    ) -> int | None:
-        """Records a command's outcome once; a command already finished stays as it was."""
-        command = self._get_or_none(Command, command_id)
-        if command is None or command.done:
-            return None
-        if expired:
-            command.expire()
-        elif reason is not None:
-            command.fail(reason, result)
-        else:
-            command.complete(result or {})
-        return self._save(simulator_actor(command.tenant_id, str(command.id)), command)
-
 
 def collect_observed(aggregate: ChargerRuntime | Command) -> list[Any]:
     """Takes an aggregate's new events (the simulator's observations), each stamped with its cause."""

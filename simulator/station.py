@@ -377,12 +377,22 @@ class Station:
         task.add_done_callback(self._background.discard)
         connector.extra["metering"] = task
 
+    def resample(self) -> None:
+        """The sample interval changed: every metering loop starts a new interval from now."""
+        for connector in self.connectors.values():
+            event = connector.extra.get("resample")
+            if event is not None:
+                event.set()
+
     async def _meter_loop(self, connector: Connector) -> None:
         """Samples the meter every configured interval while the transaction runs."""
         transaction = connector.transaction_id
+        resample = connector.extra.setdefault("resample", asyncio.Event())
         while connector.transaction_id == transaction and transaction is not None:
             interval = self.sample_interval()
-            await asyncio.sleep(interval if interval > 0 else 5)
+            resample.clear()
+            if await wait_event(resample, interval if interval > 0 else 3600):
+                continue  # a new interval applies from now
             if interval <= 0 or connector.transaction_id != transaction:
                 continue
             try:

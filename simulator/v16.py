@@ -82,6 +82,8 @@ class ChargePoint16(Station, ChargePoint):
     def on_configuration_changed(self, key: str, value: str) -> None:
         if key == "HeartbeatInterval":
             Station.set_heartbeat_interval(self, int(value))
+        elif key == "MeterValueSampleInterval":
+            self.resample()
 
     def _sampled(self, connector: Connector, key: str, context: str) -> list[dict[str, Any]]:
         connector.meter.advance(time.monotonic())
@@ -311,9 +313,8 @@ class ChargePoint16(Station, ChargePoint):
     def on_change_configuration(self, key: str, value: str, **_: Any):
         status = self.configuration.change(key, value)
         if status in ("Accepted", "RebootRequired"):
-            self.observe("configuration_changed", key, value, "csms")
-            if key.lower() == "heartbeatinterval":
-                super().set_heartbeat_interval(int(value))
+            (entry,), _ = self.configuration.get([key])  # canonical name, normalised value
+            self.observe_local("configuration_changed", entry.key, entry.value, "csms")
         return call_result.ChangeConfiguration(status=status)
 
     @on(Action.get_configuration)

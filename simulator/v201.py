@@ -110,6 +110,8 @@ class ChargePoint201(Station, ChargePoint):
     def on_configuration_changed(self, key: str, value: str) -> None:
         if key == ".".join(HEARTBEAT_KEY):
             Station.set_heartbeat_interval(self, int(value))
+        elif key == "SampledDataCtrlr.TxUpdatedInterval":
+            self.resample()
 
     def _sampled(self, connector: Connector, key: str, context: str) -> list[dict[str, Any]]:
         """One MeterValue of the measurands configured in `key` (SampledDataCtrlr.*), or none."""
@@ -464,9 +466,7 @@ class ChargePoint201(Station, ChargePoint):
             status = self.configuration.set_variable(component, variable, value, attribute_type)
             if status in ("Accepted", "RebootRequired") and attribute_type == "Actual":
                 (entry,), _ = self.configuration.get([f"{component}.{variable}"])  # canonical name, normalised value
-                self.observe("configuration_changed", entry.key, entry.value, "csms")
-                if entry.key == ".".join(HEARTBEAT_KEY):
-                    Station.set_heartbeat_interval(self, int(entry.value))
+                self.observe_local("configuration_changed", entry.key, entry.value, "csms")
             results.append(
                 {
                     "attribute_status": status,
