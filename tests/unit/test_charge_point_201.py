@@ -15,8 +15,8 @@ from uuid import uuid4
 import pytest
 from ocpp.charge_point import snake_to_camel_case
 
-from domain.runtime import ChargerRuntime
 from domain.configuration import DeviceModel201
+from domain.runtime import ChargerRuntime
 from simulator.station import ChargerSpec
 from simulator.v201 import ChargePoint201
 
