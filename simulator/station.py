@@ -112,6 +112,7 @@ class Station:
     """Behaviour shared by both OCPP versions, mixed in before the ocpp library's ChargePoint (it wraps its call
     handling). The subclass provides the protocol-specific messages."""
 
+    heartbeat_key: str  # the configuration key of the heartbeat interval in the version's vocabulary
     spec: ChargerSpec
     runtime: ChargerRuntime
     recorder: ObservationRecorder
@@ -419,7 +420,7 @@ class Station:
             if status == "Accepted":
                 self.booted = True
                 if interval > 0:
-                    self.set_heartbeat_interval(interval)
+                    self.adopt_heartbeat_interval(interval)
                 return
             await asyncio.sleep(interval if interval > 0 else DEFAULT_RETRY_INTERVAL)
 
@@ -432,6 +433,18 @@ class Station:
                 await self.send_heartbeat()
             except TimeoutError:
                 log.info("%s: no answer to Heartbeat", self.spec.identity)
+
+    def adopt_heartbeat_interval(self, seconds: int) -> None:
+        """The boot answer's interval becomes the HeartbeatInterval configuration value (recorded when it changes,
+        so the API reads what the charge point holds)."""
+        value = str(seconds)
+        configuration = self.configuration  # type: ignore[attr-defined]
+        if configuration.value(self.heartbeat_key) != value and configuration.change(self.heartbeat_key, value) in (
+            "Accepted",
+            "RebootRequired",
+        ):
+            self.observe("configuration_changed", self.heartbeat_key, value, "boot")
+        self.set_heartbeat_interval(seconds)
 
     def set_heartbeat_interval(self, seconds: int) -> None:
         """A new interval applies at once (boot answer, ChangeConfiguration, SetVariables)."""

@@ -22,6 +22,8 @@ RESERVABLE = ("Available",)
 class ChargePoint16(Station, ChargePoint):
     """Speaks OCPP 1.6J; connector 0 stands for the whole charge point."""
 
+    heartbeat_key = "HeartbeatInterval"
+
     def __init__(self, identity: str, connection: Any, configuration: Configuration16) -> None:
         super().__init__(identity, connection, response_timeout=30)
         self.configuration = configuration
@@ -67,10 +69,6 @@ class ChargePoint16(Station, ChargePoint):
             )
         )
 
-    def set_heartbeat_interval(self, seconds: int) -> None:
-        super().set_heartbeat_interval(seconds)
-        self.configuration.change("HeartbeatInterval", str(seconds))
-
     def transaction_status(self, connector: Connector) -> str:
         if connector.meter.suspended_ev:
             return "SuspendedEV"
@@ -80,8 +78,8 @@ class ChargePoint16(Station, ChargePoint):
         return self.configuration.int_value("MeterValueSampleInterval", 60)
 
     def on_configuration_changed(self, key: str, value: str) -> None:
-        if key == "HeartbeatInterval":
-            Station.set_heartbeat_interval(self, int(value))
+        if key == self.heartbeat_key:
+            self.set_heartbeat_interval(int(value))
         elif key == "MeterValueSampleInterval":
             self.resample()
 

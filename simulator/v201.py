@@ -17,7 +17,6 @@ from domain.configuration import DeviceModel201
 from simulator.meter import measurand_list, sampled_values_201
 from simulator.station import CommandRefused, Connector, Station, now_iso
 
-HEARTBEAT_KEY = ("OCPPCommCtrlr", "HeartbeatInterval")
 REPORT_CHUNK = 20  # NotifyReport items per message when DeviceDataCtrlr.ItemsPerMessage is not set
 TRIGGER_REASONS = {  # stoppedReason -> triggerReason of the TransactionEvent Ended that reports it
     "DeAuthorized": "Deauthorized",
@@ -46,6 +45,7 @@ def energy_sample(meter_wh: int, context: str) -> dict[str, Any]:
 class ChargePoint201(Station, ChargePoint):
     """Speaks OCPP 2.0.1; every EVSE has one connector, (evse_id, 1)."""
 
+    heartbeat_key = "OCPPCommCtrlr.HeartbeatInterval"
     notify_delay = 0.2  # seconds between simulated firmware and log status notifications
 
     def __init__(self, identity: str, connection: Any, configuration: DeviceModel201) -> None:
@@ -62,7 +62,7 @@ class ChargePoint201(Station, ChargePoint):
         return {(n, 1): Connector(evse_id=n, connector_id=1) for n in range(1, count + 1)}
 
     def configured_heartbeat(self) -> int:
-        return self.configuration.int_value(".".join(HEARTBEAT_KEY), 60)
+        return self.configuration.int_value(self.heartbeat_key, 60)
 
     def status_targets(self) -> list[Connector]:
         return [self.connectors[key] for key in sorted(self.connectors)]
@@ -97,10 +97,6 @@ class ChargePoint201(Station, ChargePoint):
             )
         )
 
-    def set_heartbeat_interval(self, seconds: int) -> None:
-        super().set_heartbeat_interval(seconds)
-        self.configuration.change(".".join(HEARTBEAT_KEY), str(seconds))
-
     def transaction_status(self, connector: Connector) -> str:
         return "Occupied"
 
@@ -108,8 +104,8 @@ class ChargePoint201(Station, ChargePoint):
         return self.configuration.int_value("SampledDataCtrlr.TxUpdatedInterval", 60)
 
     def on_configuration_changed(self, key: str, value: str) -> None:
-        if key == ".".join(HEARTBEAT_KEY):
-            Station.set_heartbeat_interval(self, int(value))
+        if key == self.heartbeat_key:
+            self.set_heartbeat_interval(int(value))
         elif key == "SampledDataCtrlr.TxUpdatedInterval":
             self.resample()
 

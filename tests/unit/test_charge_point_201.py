@@ -180,6 +180,7 @@ async def test_boot_then_status_of_every_evse_then_heartbeat_interval_adopted():
     assert set(runtime.connectors) == {"1/1", "2/1"}
     assert [type(e).__name__ for e in recorder.events] == [
         "BootAnswered",
+        "ConfigurationChanged",  # the adopted interval is what GET /configuration reads
         "ConnectorStatusChanged",
         "ConnectorStatusChanged",
     ]
