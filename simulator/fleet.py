@@ -19,6 +19,7 @@ from application.waiting import wait_event
 from domain.command import LIFECYCLE_KINDS, LOCAL_KINDS, Command
 from domain.configuration import configuration_for
 from simulator.local_state import apply_local
+from simulator.memory import CollectorSettler
 from simulator.recorder import ObservationRecorder
 from simulator.runner import ChargerMemory, ChargerRunner
 from simulator.station import ChargerSpec, CommandRefused, Ticket
@@ -74,6 +75,7 @@ class Fleet:
         self.pending: dict[UUID, PendingCommand] = {}
         self._interrupted: dict[UUID, Command] = {}  # sent before this process started, never finished
         self._following = False
+        self.settler = CollectorSettler()
         self.position = 0
         self._wake = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -128,6 +130,7 @@ class Fleet:
             try:
                 await self.catch_up()
                 await self._expire_commands()
+                self.settler.settle(len(self.runners))
             except Exception:
                 log.warning("the fleet could not follow the event log; retrying", exc_info=True)
 
@@ -224,6 +227,7 @@ class Fleet:
             runner = ChargerRunner(spec, self.gateway, self.recorder, key, memory, compression=self.compression)
             self.runners[charger_id] = runner
             runner.start(after=self._stopping.get(charger_id))  # its previous connection closes first
+            self.settler.started()
 
     def _forget_stop(self, charger_id: UUID, task: asyncio.Task) -> None:
         if self._stopping.get(charger_id) is task:

@@ -220,11 +220,15 @@ class Station:
         pending = {task for task in tasks if not task.done()}
         for _ in range(10):
             if not pending:
-                return
+                break
             for task in pending:
                 task.cancel()
             _, pending = await asyncio.wait(pending, timeout=0.5)
-        log.warning("%s: %d task(s) did not end", self.spec.identity, len(pending))
+        else:
+            log.warning("%s: %d task(s) did not end", self.spec.identity, len(pending))
+        for task in tasks:  # their exceptions (a closed connection) are expected: retrieve them, log nothing
+            if task.done() and not task.cancelled():
+                task.exception()
 
     async def _work(self) -> None:
         await self.boot()
