@@ -1,5 +1,5 @@
 """Runs the benchmark suites: `python -m bench` runs every one in turn;
-`python -m bench rest|simulator|recording|replay` (one or more names) only those.
+`python -m bench rest|simulator|recording|replay|commands` (one or more names) only those.
 A suite that fails is reported and the next one still runs."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import sys
 import traceback
 from collections.abc import Callable
 
-SUITES = ("rest", "simulator", "recording", "replay")
+SUITES = ("rest", "simulator", "recording", "replay", "commands")
 
 
 def load(name: str) -> Callable[[], int]:
@@ -24,6 +24,10 @@ def load(name: str) -> Callable[[], int]:
         from bench import replay
 
         return replay.main
+    if name == "commands":
+        from bench import commands
+
+        return commands.main
     from bench import recording
 
     return recording.main
