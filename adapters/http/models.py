@@ -9,7 +9,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, RootModel
 
 from domain import values
+from domain.command import FAULT_ERROR_CODES
 from domain.errors import InvalidValue
+from simulator.proxy import PROXY_ACTIONS
 
 
 def _domain(check: Any) -> Any:
@@ -189,38 +191,8 @@ ChargerIds = Annotated[
     list[Annotated[str, Field(min_length=1, max_length=100)]] | None,
     Field(default=None, max_length=MAX_BULK, description="omitted or null: every charger of the location"),
 ]
-FAULT_TYPES = Literal[
-    "GroundFault",
-    "OverCurrent",
-    "OverVoltage",
-    "UnderVoltage",
-    "OverTemperature",
-    "InternalError",
-    "ConnectorLockFailure",
-    "EVCommunicationError",
-    "PowerMeterFailure",
-    "WeakSignal",
-]
-ProxyActionName = Literal[
-    "authorize",
-    "boot_notification",
-    "data_transfer",
-    "diagnostics_status_notification",
-    "firmware_status_notification",
-    "heartbeat",
-    "meter_values",
-    "notify_customer_information",
-    "notify_event",
-    "notify_report",
-    "publish_firmware_status_notification",
-    "report_charging_profiles",
-    "reservation_status_update",
-    "security_event_notification",
-    "start_transaction",
-    "status_notification",
-    "stop_transaction",
-    "transaction_event",
-]
+FaultType = Literal[tuple(FAULT_ERROR_CODES)]  # type: ignore[valid-type]
+ProxyActionName = Literal[PROXY_ACTIONS]  # type: ignore[valid-type]
 
 
 class ConnectorSelectionRequest(Request):
@@ -271,7 +243,7 @@ class ConfigurationUpdateRequest(RootModel[dict[Annotated[str, Field(min_length=
 
 
 class InjectFaultQuery(ConnectorSelectionRequest):
-    fault_type: FAULT_TYPES
+    fault_type: FaultType
 
 
 class LocalAuthListEntry(Request):

@@ -53,8 +53,15 @@ async def fan_out(
             except Exception as error:  # noqa: BLE001 - failure_text re-raises what is not a per-charger failure
                 return doc, None, failure_text(error)
 
+    return summary(chargers, failed, await asyncio.gather(*(one(doc) for doc in chargers)))
+
+
+def summary(
+    chargers: list[dict], failed: list[dict], outcomes: list[tuple[dict, dict | None, str | None]]
+) -> dict[str, Any]:
+    """LocationCommandResponse: each charger's command, or why it failed (ids not in the location count too)."""
     results = []
-    for doc, command, error in await asyncio.gather(*(one(doc) for doc in chargers)):
+    for doc, command, error in outcomes:
         if command is not None:
             results.append({"charger_id": doc["id"], "identity": doc["identity"], "command": command})
         else:
@@ -82,17 +89,11 @@ async def fan_out_commands(
     positions = [outcome.position for outcome in outcomes.values() if isinstance(outcome, Queued)]
     if positions:
         await services().views.catch_up(max(positions))
-    results = []
-    for doc, charger_id in zip(chargers, ids, strict=True):
-        outcome = outcomes[charger_id]
-        if isinstance(outcome, Queued):
-            results.append({"charger_id": doc["id"], "identity": doc["identity"], "command": queued_body(outcome)})
-        else:
-            failed.append({"identity": doc["identity"], "error": failure_text(outcome)})
-    return {
-        "targeted_count": len(chargers) + sum(1 for f in failed if f["identity"] is None),
-        "queued_count": len(results),
-        "failed_count": len(failed),
-        "results": results,
-        "failed": failed,
-    }
+    return summary(
+        chargers,
+        failed,
+        [
+            (doc, queued_body(outcome), None) if isinstance(outcome, Queued) else (doc, None, failure_text(outcome))
+            for doc, outcome in ((doc, outcomes[UUID(doc["id"])]) for doc in chargers)
+        ],
+    )
