@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import random
 import secrets
+import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 from uuid import UUID
@@ -16,14 +18,14 @@ from application.ports import Actor, Catalog, SecretBox
 from application.simulation import LifecycleUseCases, SimulatorUseCases
 from domain import values
 from domain.charger import Charger, IdentityIndex, delete_charger, identity_index_id, move_charger, register_charger
-from domain.errors import Conflict, NotFound
+from domain.errors import Conflict, Contended, NotFound
 from domain.location import Location
 from domain.runtime import ChargerRuntime
 from domain.tenant import Tenant, tenant_uuid
 
 A = TypeVar("A", bound=Aggregate)
 R = TypeVar("R")
-SAVE_ATTEMPTS = 5
+SAVE_ATTEMPTS = 12
 
 
 class SetAsList(Transcoding):
@@ -277,9 +279,8 @@ class Gateway(LifecycleUseCases, CommandUseCases, SimulatorUseCases, Application
             try:
                 return decide()
             except IntegrityError:
-                if attempt == SAVE_ATTEMPTS - 1:
-                    raise
-        raise AssertionError("unreachable")
+                time.sleep(random.uniform(0, min(0.05, 0.002 * 2**attempt)))  # writers in step: spread them out
+        raise Contended("too many concurrent changes to the same resource: retry")
 
 
 def _same_registration(

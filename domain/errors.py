@@ -35,3 +35,7 @@ class Deleted(DomainError):
 
 class Conflict(DomainError):
     """The command contradicts the current state (a duplicate identity, a location that still has chargers)."""
+
+
+class Contended(DomainError):
+    """Other writers kept changing the same aggregate: the change was not made, and may be retried."""

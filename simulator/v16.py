@@ -143,8 +143,8 @@ class ChargePoint16(Station, ChargePoint):
         if transaction is None:
             return connector.meter_wh
         id_tag = connector.id_tag
+        meter_stop = self.end_transaction(connector, transaction, reason)  # the meter stops: one final reading
         end = self._sampled(connector, "StopTxnSampledData", "Transaction.End")
-        meter_stop = self.end_transaction(connector, transaction, reason)
         await self.call(
             call.StopTransaction(
                 meter_stop=meter_stop,

@@ -206,8 +206,8 @@ class ChargePoint201(Station, ChargePoint):
         transaction = connector.transaction_id
         if transaction is None:
             return connector.meter_wh
+        meter_stop = self.end_transaction(connector, transaction, reason)  # the meter stops: one final reading
         end = self._sampled(connector, "SampledDataCtrlr.TxEndedMeasurands", "Transaction.End")
-        meter_stop = self.end_transaction(connector, transaction, reason)
         await self.transaction_event(
             connector,
             "Ended",

@@ -9,7 +9,7 @@ from pydantic import ValidationError
 from quart import Quart, jsonify
 from werkzeug.exceptions import HTTPException
 
-from domain.errors import Conflict, Deleted, DomainError, InvalidValue, NotFound
+from domain.errors import Conflict, Contended, Deleted, DomainError, InvalidValue, NotFound
 
 log = logging.getLogger("ocpplab.http")
 
@@ -62,6 +62,8 @@ def domain_status(error: DomainError) -> tuple[int, str]:
     if isinstance(error, (NotFound, Deleted)):
         kind = getattr(error, "kind", "resource")
         return 404, f"{kind.capitalize()} not found"
+    if isinstance(error, Contended):
+        return 409, str(error)  # the SDK retries a 409
     if isinstance(error, (Conflict, InvalidValue)):
         return 400, str(error)
     return 400, str(error)
