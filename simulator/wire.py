@@ -7,6 +7,8 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 from uuid import UUID
 
+from websockets.protocol import State
+
 from domain.frames import CP_TO_CSMS, CSMS_TO_CP, FrameRecorded, frame_log_id
 
 CALL, CALL_RESULT, CALL_ERROR = 2, 3, 4
@@ -73,7 +75,8 @@ class RecordingConnection:
         self.stream = stream
 
     async def send(self, text: str) -> None:
-        self.stream.record(CP_TO_CSMS, text)
+        if self.websocket.state is State.OPEN:  # a closing connection refuses the frame: it never left
+            self.stream.record(CP_TO_CSMS, text)
         await self.websocket.send(text)
 
     async def recv(self) -> str:

@@ -82,6 +82,20 @@ async def test_boot_heartbeat_csms_calls_lifecycle_and_a_complete_log_on_every_s
     log = await api.wait_logged(cp16.id, frames)
     assert sum(1 for entry in log if entry["action"] == "BootNotification") >= 4  # two boots, call and result
 
+    # a metered session, carried out by the simulator wherever it runs
+    changed = await api.http.post(
+        f"/chargers/{cp201.id}/configuration", json={"SampledDataCtrlr.TxUpdatedInterval": "1"}
+    )
+    assert changed.status_code == 200 and changed.json()["status"] == "Accepted", changed.text
+    started = (await api.http.post(f"/chargers/{cp201.id}/start-session", json={"id_tag": "TAG-LAYOUT"})).json()
+    assert (await api.wait_command(started["id"]))["status"] == "completed"
+    events = await csms.wait_for(cp201.identity, "TransactionEvent", count=2)
+    assert [e["eventType"] for e in events[:2]] == ["Started", "Updated"]
+    stopped = (await api.http.post(f"/chargers/{cp201.id}/stop-session", json={})).json()
+    assert (await api.wait_command(stopped["id"]))["result"]["transaction_id"] == events[0]["transactionInfo"][
+        "transactionId"
+    ]
+
 
 def test_an_api_and_a_simulator_started_at_once_on_an_empty_postgres_schema_both_come_up(tmp_path: Path) -> None:
     with postgres_schema() as url:
