@@ -32,7 +32,7 @@ CHARGER = "domain.charger:Charger."
 COMMAND = "domain.command:Command."
 FLEET_TOPICS = [
     *(CHARGER + name for name in ("Registered", "Updated", "RuntimeWanted", "Deleted")),
-    *(COMMAND + name for name in ("Requested", "Completed", "Failed", "Expired")),
+    *(COMMAND + name for name in ("Requested", "Sent", "Completed", "Failed", "Expired")),
 ]
 COMMAND_TTL = timedelta(seconds=60)
 READ_BATCH = 500
@@ -255,7 +255,11 @@ class Fleet:
                 self._run_lifecycle(waiting)
             elif command.kind in LOCAL_KINDS:
                 del self.pending[command.id]
-                await self._apply_local(command)
+                try:
+                    await self._apply_local(command)
+                except Exception as error:
+                    log.warning("could not apply %s to %s", command.kind, command.charger_id, exc_info=True)
+                    self._finish(command, reason=f"failed: {error}")
             else:
                 self._hand_over(waiting)
 

@@ -33,7 +33,11 @@ def backoff_delay(attempt: int) -> float:
 
 
 def build_station(
-    spec: ChargerSpec, connection: RecordingConnection, runtime: ChargerRuntime, recorder: ObservationRecorder
+    spec: ChargerSpec,
+    connection: RecordingConnection,
+    runtime: ChargerRuntime,
+    recorder: ObservationRecorder,
+    kept: dict[tuple[int, int], Any] | None = None,
 ) -> Any:
     """The charge point of the charger's OCPP version, behind the one Station interface."""
     if spec.ocpp_version == "OCPP2.0.1":
@@ -48,7 +52,7 @@ def build_station(
         station = ChargePoint16(
             spec.identity, connection, Configuration16(spec.model, spec.identity, runtime.configuration)
         )
-    station.setup_station(spec, runtime, recorder)
+    station.setup_station(spec, runtime, recorder, kept)
     return station
 
 
@@ -63,14 +67,17 @@ class ChargerMemory:
         self.runtime: ChargerRuntime | None = None
         self.stream: FrameStream | None = None
         self.auth_cache: dict[str, str] = {}  # id tag -> the CSMS's last verdict
+        self.connectors: dict[tuple[int, int], Any] = {}  # the connectors and their meters, across reconnects
+        self._loading = asyncio.Lock()
 
     async def load(self, gateway: Gateway, recorder: ObservationRecorder) -> tuple[ChargerRuntime, FrameStream]:
-        if self.runtime is None or self.stream is None:
-            spec = self.spec
-            self.runtime = await asyncio.to_thread(gateway.runtime_for, spec.tenant_id, spec.charger_id)
-            last_version = await asyncio.to_thread(gateway.last_frame_version, spec.charger_id)
-            self.stream = FrameStream(spec.charger_id, spec.tenant_id, recorder, last_version)
-        return self.runtime, self.stream
+        async with self._loading:  # a runner and a local command may ask at once: one runtime for both
+            if self.runtime is None or self.stream is None:
+                spec = self.spec
+                self.runtime = await asyncio.to_thread(gateway.runtime_for, spec.tenant_id, spec.charger_id)
+                last_version = await asyncio.to_thread(gateway.last_frame_version, spec.charger_id)
+                self.stream = FrameStream(spec.charger_id, spec.tenant_id, recorder, last_version)
+            return self.runtime, self.stream
 
 
 class ChargerRunner:
@@ -185,8 +192,10 @@ class ChargerRunner:
     async def _serve(self, websocket: Any, stream: FrameStream) -> tuple[int | None, str]:
         assert self.runtime is not None
         self._websocket = websocket
-        self.station = build_station(self.spec, RecordingConnection(websocket, stream), self.runtime, self.recorder)
+        connection = RecordingConnection(websocket, stream)
+        self.station = build_station(self.spec, connection, self.runtime, self.recorder, self.memory.connectors)
         self.station.auth_cache = self.memory.auth_cache
+        self.memory.connectors = self.station.connectors
         try:
             await self.station.run_session()
         except ConnectionClosed:

@@ -118,7 +118,15 @@ class Station:
     recorder: ObservationRecorder
     connectors: dict[tuple[int, int], Connector]
 
-    def setup_station(self, spec: ChargerSpec, runtime: ChargerRuntime, recorder: ObservationRecorder) -> None:
+    def setup_station(
+        self,
+        spec: ChargerSpec,
+        runtime: ChargerRuntime,
+        recorder: ObservationRecorder,
+        kept: dict[tuple[int, int], Connector] | None = None,
+    ) -> None:
+        """`kept`: the connectors of this charger's previous session in this process (a reconnect keeps its
+        meters, transactions and EV state exactly); otherwise they are rebuilt from the recorded runtime."""
         self.spec = spec
         self.runtime = runtime
         self.recorder = recorder
@@ -131,7 +139,13 @@ class Station:
         self.commands: asyncio.Queue[Ticket] = asyncio.Queue()
         self.ready = False  # booted and statuses reported: commands may go out
         self.connectors = self.initial_connectors()
-        self._restore(runtime)
+        if kept and kept.keys() == self.connectors.keys():
+            self.connectors = kept
+            for connector in kept.values():
+                for transient in ("metering", "resample", "starting"):
+                    connector.extra.pop(transient, None)
+        else:
+            self._restore(runtime)
 
     def _restore(self, runtime: ChargerRuntime) -> None:
         """Rebuilds the connectors from what was observed: availability, faults, meters, transactions."""
@@ -156,7 +170,8 @@ class Station:
                 connector.transaction_id, connector.id_tag = transaction["transaction_id"], transaction["id_tag"]
                 connector.extra["transaction"] = transaction["transaction_id"]
                 connector.plugged = bool(transaction.get("plugged"))
-                connector.meter.start(now)
+                if transaction["id_tag"] is not None:  # a 2.0.1 transaction begun by the plug draws once authorized
+                    connector.meter.start(now)
                 connector.meter.session_start_wh = float(transaction["meter_start"])
                 if connector.status not in ("Faulted", "Unavailable"):
                     connector.status = self.transaction_status(connector)
@@ -211,6 +226,9 @@ class Station:
             self.ready = False
             await self._end_tasks(receiving, working, *self._background)
             self.return_unstarted()
+            for connector in self.connectors.values():  # a gateway restart resumes from here
+                if connector.transaction_id:
+                    self.record_meter(connector)
 
     async def _end_tasks(self, *tasks: asyncio.Task) -> None:
         """Ends the session's tasks, boundedly: the ocpp library's calls (wait_for on 3.11) can swallow one
@@ -304,6 +322,18 @@ class Station:
     def usable(connector: Connector) -> None:
         if connector.status in ("Faulted", "Unavailable"):
             raise CommandRefused(f"not possible: connector {connector.key} is {connector.status}")
+
+    @staticmethod
+    def claim(connector: Connector) -> None:
+        """Takes a connector for a transaction that is starting, before any await: a second start (a command or
+        the CSMS's remote start) is refused until `release`."""
+        if connector.extra.get("starting"):
+            raise CommandRefused(f"not possible: a transaction is starting on connector {connector.key}")
+        connector.extra["starting"] = True
+
+    @staticmethod
+    def release(connector: Connector) -> None:
+        connector.extra.pop("starting", None)
 
     @staticmethod
     def in_transaction(connector: Connector) -> str:
@@ -402,15 +432,19 @@ class Station:
                 continue
             try:
                 await self.send_meter_sample(connector)
-            except TimeoutError:
-                log.info("%s: no answer to a meter sample", self.spec.identity)
-            self.observe(
-                "meter_read",
-                connector.evse_id,
-                connector.connector_id,
-                connector.meter.register_wh,
-                connector.extra.get("seq_no", 0),
-            )
+            except (TimeoutError, CommandRefused) as error:  # sampling goes on: the next sample may be answered
+                log.info("%s: a meter sample was not answered: %s", self.spec.identity, error)
+            self.record_meter(connector)
+
+    def record_meter(self, connector: Connector) -> None:
+        """Records the register (and the next 2.0.1 seqNo) so a restarted gateway continues from it."""
+        self.observe(
+            "meter_read",
+            connector.evse_id,
+            connector.connector_id,
+            connector.meter_wh,
+            connector.extra.get("seq_no", 0),
+        )
 
     async def boot(self) -> None:
         """BootNotification until Accepted; Pending/Rejected retry after the CSMS's interval (or 30 s)."""

@@ -177,9 +177,14 @@ class ChargePoint16(Station, ChargePoint):
     async def do_unplug_connector(self, connector_id: int) -> dict[str, Any]:
         connector = self.connector_at(connector_id=connector_id)
         transaction = connector.transaction_id
-        if transaction and self.configuration.bool_value("StopTransactionOnEVSideDisconnect", True):
-            await self.stop_transaction(connector, "EVDisconnected", report_status=False)
         connector.plugged = False
+        if transaction and not self.configuration.bool_value("StopTransactionOnEVSideDisconnect", True):
+            connector.meter.set(time.monotonic(), suspended_ev=True)  # the transaction goes on without an EV
+            if connector.status != "SuspendedEV":
+                await self.set_status(connector, "SuspendedEV")
+            return {"connector_id": connector_id, "status": connector.status, "stopped_transaction_id": None}
+        if transaction:
+            await self.stop_transaction(connector, "EVDisconnected", report_status=False)
         if connector.status not in ("Available", "Faulted", "Unavailable"):
             await self.set_status(connector, "Available")
         return {"connector_id": connector_id, "status": connector.status, "stopped_transaction_id": transaction}
@@ -198,14 +203,18 @@ class ChargePoint16(Station, ChargePoint):
             raise CommandRefused(
                 f"not possible: connector {connector_id} already has transaction {connector.transaction_id}"
             )
-        plugged_here = not connector.plugged
-        await self.do_plug_connector(connector_id)
-        status = await self.authorize(id_tag)
-        if status != "Accepted":
-            if plugged_here:
-                await self.do_unplug_connector(connector_id)
-            raise CommandRefused(f"id tag rejected: {status}", {"id_tag_status": status})
-        return await self._start(connector, id_tag, report_status=True)
+        self.claim(connector)
+        try:
+            plugged_here = not connector.plugged
+            await self.do_plug_connector(connector_id)
+            status = await self.authorize(id_tag)
+            if status != "Accepted":
+                if plugged_here:
+                    await self.do_unplug_connector(connector_id)
+                raise CommandRefused(f"id tag rejected: {status}", {"id_tag_status": status})
+            return await self._start(connector, id_tag, report_status=True)
+        finally:
+            self.release(connector)
 
     async def do_start_transaction(self, id_tag: str, connector_id: int) -> dict[str, Any]:
         connector = self.connector_at(connector_id=connector_id)
@@ -214,7 +223,11 @@ class ChargePoint16(Station, ChargePoint):
             raise CommandRefused(
                 f"not possible: connector {connector_id} already has transaction {connector.transaction_id}"
             )
-        return await self._start(connector, id_tag, report_status=False)
+        self.claim(connector)
+        try:
+            return await self._start(connector, id_tag, report_status=False)
+        finally:
+            self.release(connector)
 
     async def _start(self, connector: Connector, id_tag: str, report_status: bool) -> dict[str, Any]:
         meter_start = connector.meter_wh
@@ -257,8 +270,9 @@ class ChargePoint16(Station, ChargePoint):
     async def do_inject_fault(self, fault_type: str, connector_id: int) -> dict[str, Any]:
         connector = self.connector_at(connector_id=connector_id)
         if connector.fault is None:
-            if connector.transaction_id:
-                await self.stop_transaction(connector, "Other")
+            if connector.transaction_id:  # the transaction stops; the connector goes straight to Faulted
+                await self.stop_transaction(connector, "Other", report_status=False)
+                connector.status = "Preparing" if connector.plugged else "Available"
             connector.fault = {"fault_type": fault_type, "prior_status": connector.status}
             self.observe("fault_injected", connector.evse_id, connector_id, fault_type, connector.status)
         else:
@@ -283,10 +297,23 @@ class ChargePoint16(Station, ChargePoint):
     @on(Action.remote_start_transaction)
     def on_remote_start_transaction(self, id_tag: str, connector_id: int | None = None, **_: Any):
         connector = self.connectors.get((connector_id, connector_id)) if connector_id else self._free_connector()
-        if connector is None or connector.connector_id == 0 or connector.status not in ("Available", "Preparing"):
+        if (
+            connector is None
+            or connector.connector_id == 0
+            or connector.status not in ("Available", "Preparing")
+            or connector.transaction_id
+            or connector.extra.get("starting")
+        ):
             return call_result.RemoteStartTransaction(status="Rejected")
-        self.after(self.start_transaction(connector, id_tag))
+        self.claim(connector)
+        self.after(self._remote_start(connector, id_tag))
         return call_result.RemoteStartTransaction(status="Accepted")
+
+    async def _remote_start(self, connector: Connector, id_tag: str) -> None:
+        try:
+            await self.start_transaction(connector, id_tag)
+        finally:
+            self.release(connector)
 
     @on(Action.remote_stop_transaction)
     def on_remote_stop_transaction(self, transaction_id: int, **_: Any):

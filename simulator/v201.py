@@ -177,7 +177,6 @@ class ChargePoint201(Station, ChargePoint):
     ) -> str:
         """TransactionEvent Started; the CSMS's idTokenInfo decides whether it goes on (its verdict returned)."""
         transaction_id = str(uuid4())
-        connector.extra.pop("starting", None)
         reservation_id, connector.reservation_id = connector.reservation_id, None
         connector.extra.pop("reserved_for", None)
         connector.extra["transaction"], connector.extra["seq_no"] = transaction_id, 0
@@ -192,7 +191,15 @@ class ChargePoint201(Station, ChargePoint):
         if id_token is not None:
             extra["id_token"] = {"id_token": id_token, "type": "ISO14443"}
         default_trigger = "RemoteStart" if remote_start_id is not None else "Authorized"
-        answer = await self.transaction_event(connector, "Started", trigger_reason or default_trigger, begin, **extra)
+        try:
+            answer = await self.transaction_event(
+                connector, "Started", trigger_reason or default_trigger, begin, **extra
+            )
+        except CommandRefused:  # the CSMS answered Started with a CallError: the transaction never began
+            self.end_transaction(connector, transaction_id, "Other")
+            connector.id_tag = None
+            connector.extra.pop("transaction", None)
+            raise
         verdict = (answer.id_token_info or {}).get("status", "Accepted") if id_token is not None else "Accepted"
         if verdict != "Accepted":
             await self.stop_transaction(connector, "DeAuthorized", report_status=report_status)
@@ -291,29 +298,37 @@ class ChargePoint201(Station, ChargePoint):
         self.usable(connector)
         if connector.id_tag is not None and connector.transaction_id:
             raise CommandRefused(f"not possible: EVSE {evse_id} already has transaction {connector.transaction_id}")
-        plugged_here = not connector.plugged
-        await self.do_plug_connector(evse_id, connector_id)
-        status = await self.authorize(id_tag)
-        if status != "Accepted":
-            if plugged_here:
-                await self.do_unplug_connector(evse_id, connector_id)
-            raise CommandRefused(f"id tag rejected: {status}", {"id_tag_status": status})
-        if connector.transaction_id:  # started when the cable went in: now it is authorized
-            connector.id_tag = id_tag
-            connector.meter.start(time.monotonic())
-            self.observe("transaction_authorized", connector.evse_id, connector.connector_id, id_tag)
-            await self.transaction_event(
-                connector, "Updated", "Authorized", id_token={"id_token": id_tag, "type": "ISO14443"}
-            )
-            return self._started(connector)
-        return await self._start(connector, id_tag, report_status=True)
+        self.claim(connector)
+        try:
+            plugged_here = not connector.plugged
+            await self.do_plug_connector(evse_id, connector_id)
+            status = await self.authorize(id_tag)
+            if status != "Accepted":
+                if plugged_here:
+                    await self.do_unplug_connector(evse_id, connector_id)
+                raise CommandRefused(f"id tag rejected: {status}", {"id_tag_status": status})
+            if connector.transaction_id:  # started when the cable went in: now it is authorized
+                connector.id_tag = id_tag
+                connector.meter.start(time.monotonic())
+                self.observe("transaction_authorized", connector.evse_id, connector.connector_id, id_tag)
+                await self.transaction_event(
+                    connector, "Updated", "Authorized", id_token={"id_token": id_tag, "type": "ISO14443"}
+                )
+                return self._started(connector)
+            return await self._start(connector, id_tag, report_status=True)
+        finally:
+            self.release(connector)
 
     async def do_start_transaction(self, id_tag: str, evse_id: int, connector_id: int) -> dict[str, Any]:
         connector = self.connector_at(evse_id, connector_id)
         self.usable(connector)
         if connector.transaction_id:
             raise CommandRefused(f"not possible: EVSE {evse_id} already has transaction {connector.transaction_id}")
-        return await self._start(connector, id_tag, report_status=False)
+        self.claim(connector)
+        try:
+            return await self._start(connector, id_tag, report_status=False)
+        finally:
+            self.release(connector)
 
     async def _start(self, connector: Connector, id_tag: str, report_status: bool) -> dict[str, Any]:
         verdict = await self.start_transaction(connector, id_tag, report_status=report_status)
@@ -360,8 +375,9 @@ class ChargePoint201(Station, ChargePoint):
     async def do_inject_fault(self, fault_type: str, evse_id: int, connector_id: int) -> dict[str, Any]:
         connector = self.connector_at(evse_id, connector_id)
         if connector.fault is None:
-            if connector.transaction_id:
-                await self.stop_transaction(connector, "Other", "AbnormalCondition")
+            if connector.transaction_id:  # the transaction stops; the connector goes straight to Faulted
+                await self.stop_transaction(connector, "Other", "AbnormalCondition", report_status=False)
+                connector.status = connector.extra.pop("pending_status", self.idle_status(connector))
             connector.fault = {"fault_type": fault_type, "prior_status": connector.status}
             self.observe("fault_injected", evse_id, connector_id, fault_type, connector.status)
         else:
@@ -418,9 +434,15 @@ class ChargePoint201(Station, ChargePoint):
         connector = self.connector_for(evse_id, 1) if evse_id else self._free_connector()
         if connector is None or not self._may_start(connector, id_token["id_token"]):
             return call_result.RequestStartTransaction(status="Rejected")
-        connector.extra["starting"] = True  # a second request must not take it before the transaction starts
-        self.after(self.start_transaction(connector, id_token["id_token"], remote_start_id))
+        self.claim(connector)  # a second request must not take it before the transaction starts
+        self.after(self._remote_start(connector, id_token["id_token"], remote_start_id))
         return call_result.RequestStartTransaction(status="Accepted")
+
+    async def _remote_start(self, connector: Connector, id_token: str, remote_start_id: int) -> None:
+        try:
+            await self.start_transaction(connector, id_token, remote_start_id)
+        finally:
+            self.release(connector)
 
     def _may_start(self, connector: Connector, id_token: str) -> bool:
         if connector.transaction_id or connector.extra.get("starting"):
