@@ -701,3 +701,32 @@ async def test_data_transfer_and_unhandled_actions(wire):
         {"cause": "No handler for GetDisplayMessages registered."},
     ]
     assert await csms.ask("SetVariables", {"setVariableData": "oops"}, "3") == [4, "3", ANY, ANY, ANY]
+
+
+# -- commands from the API ------------------------------------------------------------------------------------
+
+
+async def test_a_remote_start_while_a_start_session_is_authorizing_is_rejected(wire) -> None:
+    """One transaction start per connector at a time: the command holds the EVSE from its first await."""
+    station, csms, runtime = wire
+    session = asyncio.create_task(
+        station.perform("start_session", {"id_tag": "TAG-A", "evse_id": 1, "connector_id": 1})
+    )
+    await csms.expect_call("StatusNotification", status(1, "Occupied"))
+    authorize = await csms.next_frame()
+    assert authorize[2] == "Authorize"  # unanswered for now: the command waits on the CSMS
+
+    request = {"idToken": {"idToken": "TAG-B", "type": "ISO14443"}, "remoteStartId": 7, "evseId": 1}
+    assert await csms.ask("RequestStartTransaction", request) == [3, "1", {"status": "Rejected"}]
+
+    await csms.answer(authorize, {"idTokenInfo": {"status": "Accepted"}})
+    started = await csms.next_frame()
+    assert (started[2], started[3]["eventType"], started[3]["idToken"]["idToken"]) == (
+        "TransactionEvent",
+        "Started",
+        "TAG-A",
+    )
+    await csms.answer(started, {"idTokenInfo": {"status": "Accepted"}})
+    result = await asyncio.wait_for(session, 2)
+    assert result["transaction_id"] == started[3]["transactionInfo"]["transactionId"]
+    assert list(runtime.transactions) == ["1/1"]
