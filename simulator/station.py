@@ -104,6 +104,16 @@ class Ticket:
     returned: Callable[[], None]
 
 
+def _expired(expiry: str | None) -> bool:
+    if not expiry:
+        return False
+    try:
+        moment = datetime.fromisoformat(expiry.replace("Z", "+00:00"))
+    except ValueError:
+        return False
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)) < datetime.now(UTC)
+
+
 def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
@@ -113,6 +123,7 @@ class Station:
     handling). The subclass provides the protocol-specific messages."""
 
     heartbeat_key: str  # the configuration key of the heartbeat interval in the version's vocabulary
+    authorization_keys: tuple[str, str, str]  # LocalPreAuthorize, local list enabled, auth cache enabled
     spec: ChargerSpec
     runtime: ChargerRuntime
     recorder: ObservationRecorder
@@ -372,6 +383,24 @@ class Station:
     async def authorize(self, id_tag: str) -> str:
         """Sends Authorize; the CSMS's verdict (and the auth cache learns it)."""
         raise NotImplementedError
+
+    async def authorize_for_start(self, id_tag: str) -> str:
+        """A tag the charger already holds as Accepted starts at once when LocalPreAuthorize is on (OCPP: the
+        local list first, then the auth cache); anything else goes to the CSMS, whose verdict counts."""
+        if self.known_verdict(id_tag) == "Accepted":
+            return "Accepted"
+        return await self.authorize(id_tag)
+
+    def known_verdict(self, id_tag: str) -> str | None:
+        pre_authorize, list_enabled, cache_enabled = self.authorization_keys
+        configuration = self.configuration  # type: ignore[attr-defined]
+        if not configuration.bool_value(pre_authorize, False):
+            return None
+        if configuration.bool_value(list_enabled, True):
+            for entry in self.runtime.local_list["entries"]:
+                if entry["id_tag"] == id_tag and not _expired(entry.get("expiry_date")):
+                    return entry.get("status", "Accepted")
+        return self.auth_cache.get(id_tag) if configuration.bool_value(cache_enabled, True) else None
 
     # -- transactions and metering --------------------------------------------------------------------
 

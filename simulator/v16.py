@@ -23,6 +23,7 @@ class ChargePoint16(Station, ChargePoint):
     """Speaks OCPP 1.6J; connector 0 stands for the whole charge point."""
 
     heartbeat_key = "HeartbeatInterval"
+    authorization_keys = ("LocalPreAuthorize", "LocalAuthListEnabled", "AuthorizationCacheEnabled")
 
     def __init__(self, identity: str, connection: Any, configuration: Configuration16) -> None:
         super().__init__(identity, connection, response_timeout=30)
@@ -207,7 +208,7 @@ class ChargePoint16(Station, ChargePoint):
         try:
             plugged_here = not connector.plugged
             await self.do_plug_connector(connector_id)
-            status = await self.authorize(id_tag)
+            status = await self.authorize_for_start(id_tag)
             if status != "Accepted":
                 if plugged_here:
                     await self.do_unplug_connector(connector_id)

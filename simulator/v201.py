@@ -46,6 +46,7 @@ class ChargePoint201(Station, ChargePoint):
     """Speaks OCPP 2.0.1; every EVSE has one connector, (evse_id, 1)."""
 
     heartbeat_key = "OCPPCommCtrlr.HeartbeatInterval"
+    authorization_keys = ("AuthCtrlr.LocalPreAuthorize", "LocalAuthListCtrlr.Enabled", "AuthCacheCtrlr.Enabled")
     notify_delay = 0.2  # seconds between simulated firmware and log status notifications
 
     def __init__(self, identity: str, connection: Any, configuration: DeviceModel201) -> None:
@@ -302,7 +303,7 @@ class ChargePoint201(Station, ChargePoint):
         try:
             plugged_here = not connector.plugged
             await self.do_plug_connector(evse_id, connector_id)
-            status = await self.authorize(id_tag)
+            status = await self.authorize_for_start(id_tag)
             if status != "Accepted":
                 if plugged_here:
                     await self.do_unplug_connector(evse_id, connector_id)

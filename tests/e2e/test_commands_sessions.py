@@ -16,6 +16,7 @@ from tests.e2e.commands import (
     calls_since,
     command,
     completed,
+    configure,
     mark,
     normalised,
     periodic_samples,
@@ -216,6 +217,30 @@ async def test_rejected_id_tag_starts_no_transaction_and_the_command_fails_with_
         duration=1.0,
         what="a transaction started for a rejected id tag",
     )
+
+
+async def test_with_local_pre_authorize_a_tag_on_the_local_list_starts_without_asking_the_csms(
+    api: Api, csms: CsmsServer, version: str
+) -> None:
+    cp = await boot(api, csms, version, AC)
+    pre_authorize = "LocalPreAuthorize" if version == "OCPP1.6" else "AuthCtrlr.LocalPreAuthorize"
+    await configure(api, cp.id, {pre_authorize: "true"})
+    listed = await api.http.post(
+        f"/chargers/{cp.id}/local-auth-list", json={"list_version": 1, "entries": [{"id_tag": TAG}]}
+    )
+    assert listed.status_code == 200, listed.text
+    since = mark(csms, cp.identity)
+
+    await completed(api, await command(api, cp.id, "start-session", {"id_tag": TAG}))
+    started = "StartTransaction" if version == "OCPP1.6" else "TransactionEvent"
+    await wait_call(csms, cp.identity, since, started)
+    assert "Authorize" not in actions_since(csms, cp.identity, since)
+
+    # a tag the charger does not hold still goes to the CSMS
+    await completed(api, await command(api, cp.id, "stop-session"))
+    other = mark(csms, cp.identity)
+    await completed(api, await command(api, cp.id, "authorize-id-tag", {"id_tag": "TAG-NOT-LISTED"}))
+    assert "Authorize" in actions_since(csms, cp.identity, other)
 
 
 async def test_a_start_transaction_the_csms_rejects_fails_with_the_verdict_and_nothing_charges(
