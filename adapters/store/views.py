@@ -249,6 +249,7 @@ class Views:
         by_table: dict[TableFold, list[Any]] = {}
         for topic, event, notification in events:
             meta = getattr(event, "meta", None)
+            at = event.at if topic == FRAME_TOPIC else iso(event.timestamp)
             if meta and meta.get("tenant_id"):  # the auditors' index: the stored state as it is, decoded on read
                 actor = meta.get("actor") or {}
                 records.append(
@@ -258,7 +259,7 @@ class Views:
                         topic.rpartition(":")[2],  # the event class's qualified name
                         str(event.originator_id),
                         event.originator_version,
-                        iso(event.timestamp),
+                        at,
                         actor.get("sub"),
                         actor.get("role"),
                         meta.get("request_id") or None,
@@ -268,10 +269,10 @@ class Views:
             if topic == FRAME_TOPIC:
                 frames.append(
                     (
-                        str(event.charger_id),
+                        event.charger_key,
                         event.originator_version,
                         event.meta["tenant_id"],
-                        iso(event.timestamp),
+                        at,
                         event.direction,
                         event.action,
                         event.message_id,
@@ -488,12 +489,12 @@ class Views:
 @dataclass(frozen=True)
 class _Frame:
     """A frame event read straight from its stored JSON: frames are most of a log, and decoding them through the
-    library's transcoder (a Python hook per object) would dominate replay."""
+    library's transcoder (a Python hook per object) would dominate replay. Ids and times stay text."""
 
     originator_id: UUID
     originator_version: int
-    timestamp: datetime
-    charger_id: UUID
+    at: str  # iso()
+    charger_key: str  # str(charger_id)
     direction: str
     action: str | None
     message_id: str | None
@@ -502,12 +503,21 @@ class _Frame:
 
 
 def _frame(notification: Any) -> Any:
-    state = json.loads(notification.state)
+    stored = notification.state
+    state = json.loads(stored.decode() if isinstance(stored, (bytes, bytearray)) else stored)
+    stamp = state["timestamp"]["_data_"]
+    at = stamp[:-6] + "Z" if len(stamp) == 32 and stamp.endswith("+00:00") else iso(datetime.fromisoformat(stamp))
+    hex_id = state["charger_id"]["_data_"]
+    charger_key = (
+        f"{hex_id[:8]}-{hex_id[8:12]}-{hex_id[12:16]}-{hex_id[16:20]}-{hex_id[20:]}"
+        if len(hex_id) == 32
+        else str(UUID(hex_id))
+    )
     return _Frame(
         originator_id=notification.originator_id,
         originator_version=notification.originator_version,
-        timestamp=datetime.fromisoformat(state["timestamp"]["_data_"]),
-        charger_id=UUID(state["charger_id"]["_data_"]),
+        at=at,
+        charger_key=charger_key,
         direction=state["direction"],
         action=state["action"],
         message_id=state["message_id"],
