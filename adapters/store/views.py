@@ -247,6 +247,7 @@ class Views:
         frames: list[tuple] = []
         records: list[tuple] = []
         by_table: dict[TableFold, list[Any]] = {}
+        keys: dict[UUID, str] = {}  # str() of each stream's id, once per batch (a stream has many events)
         for topic, event, notification in events:
             meta = getattr(event, "meta", None)
             at = event.at if topic == FRAME_TOPIC else iso(event.timestamp)
@@ -257,7 +258,7 @@ class Views:
                         notification.id,
                         meta["tenant_id"],
                         topic.rpartition(":")[2],  # the event class's qualified name
-                        str(event.originator_id),
+                        keys.get(event.originator_id) or keys.setdefault(event.originator_id, str(event.originator_id)),
                         event.originator_version,
                         at,
                         actor.get("sub"),
