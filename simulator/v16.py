@@ -285,13 +285,13 @@ class ChargePoint16(Station, ChargePoint):
         connector = self.connector_at(connector_id=connector_id)
         if connector.fault is None:
             raise CommandRefused(f"not possible: connector {connector_id} has no fault")
-        prior = connector.fault["prior_status"]
+        fault_type, prior = connector.fault["fault_type"], connector.fault["prior_status"]
         connector.fault = None
         self.observe("fault_cleared", connector.evse_id, connector_id)
         if prior in ("Charging", "SuspendedEV", "SuspendedEVSE", "Faulted"):
             prior = "Preparing" if connector.plugged else "Available"
         await self.set_status(connector, prior)
-        return {"connector_id": connector_id, "status": prior}
+        return {"fault_type": fault_type, "connector_id": connector_id, "status": prior}
 
     # -- what the CSMS asks ----------------------------------------------------------------------------
 

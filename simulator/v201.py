@@ -398,7 +398,7 @@ class ChargePoint201(Station, ChargePoint):
             prior = self.idle_status(connector)
         await self._notify_problem(connector, fault_type, False)
         await self.set_status(connector, prior)
-        return {"evse_id": evse_id, "connector_id": connector_id, "status": prior}
+        return {"fault_type": fault_type, "evse_id": evse_id, "connector_id": connector_id, "status": prior}
 
     async def _notify_problem(self, connector: Connector, fault_type: str, active: bool) -> None:
         """NotifyEvent for the connector's Problem variable (the device model's way to report a fault)."""

@@ -152,7 +152,13 @@ async def fault(who: Actor, charger_key: str, kind: str, fields: dict[str, Any])
     if doc["status"] != "completed":
         return {**answer, "msg": pending(doc), "status": "queued"}
     done = "Fault injected" if kind == "inject_fault" else "Fault cleared"
-    return {**answer, "msg": done, "status": doc["result"]["status"]}
+    result = doc["result"]
+    return {
+        **answer,
+        "fault_type": result.get("fault_type", answer["fault_type"]),
+        "msg": done,
+        "status": result["status"],
+    }
 
 
 @bp.post("/chargers/<charger_id>/inject-fault")
