@@ -11,6 +11,7 @@ import sys
 from collections.abc import Sequence
 
 from adapters.settings import Settings
+from adapters.simulator_lock import SimulatorLock, SimulatorTaken
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -107,6 +108,7 @@ def serve(settings: Settings, host: str, port: int, with_simulator: bool = True)
     try:
         if not (settings.jwt_public_key or settings.jwks_url):
             load_or_create_secret(settings)
+        lock = SimulatorLock(settings).acquire() if with_simulator else None  # held until the process ends
         app = build_app(settings, with_simulator)
     except Exception as error:  # noqa: BLE001 - a configuration problem: say what it is, no traceback
         print(f"error: cannot start: {error}", file=sys.stderr)
@@ -133,6 +135,8 @@ def serve(settings: Settings, host: str, port: int, with_simulator: bool = True)
         await hypercorn_serve(app, config, shutdown_trigger=stop.wait)  # type: ignore[arg-type]
 
     asyncio.run(run())
+    if lock is not None:
+        lock.release()
     return 0
 
 
@@ -171,6 +175,11 @@ async def run_simulator(settings: Settings, worker: int, workers: int) -> int:
     from adapters.bootstrap import build_gateway
     from simulator.fleet import Fleet
 
+    try:
+        lock = SimulatorLock(settings, worker, workers).acquire()
+    except SimulatorTaken as error:
+        print(f"error: cannot start: {error}", file=sys.stderr)
+        return 2
     gateway = build_gateway(settings)
     fleet = Fleet(gateway, index=worker, workers=workers)
     stop = asyncio.Event()
@@ -182,6 +191,7 @@ async def run_simulator(settings: Settings, worker: int, workers: int) -> int:
     await stop.wait()
     await fleet.stop()
     gateway.close()
+    lock.release()
     return 0
 
 
