@@ -124,6 +124,7 @@ class Station:
 
     heartbeat_key: str  # the configuration key of the heartbeat interval in the version's vocabulary
     authorization_keys: tuple[str, str, str]  # LocalPreAuthorize, local list enabled, auth cache enabled
+    sample_interval_key: str  # seconds between meter samples during a transaction
     spec: ChargerSpec
     runtime: ChargerRuntime
     recorder: ObservationRecorder
@@ -215,13 +216,17 @@ class Station:
 
     def sample_interval(self) -> int:
         """Seconds between meter samples during a transaction (0: none)."""
-        raise NotImplementedError
+        return self.configuration.int_value(self.sample_interval_key, 60)  # type: ignore[attr-defined]
 
     async def send_meter_sample(self, connector: Connector) -> None:
         raise NotImplementedError
 
     def on_configuration_changed(self, key: str, value: str) -> None:
         """A configuration change takes effect at once, whoever made it."""
+        if key == self.heartbeat_key:
+            self.set_heartbeat_interval(int(value))
+        elif key == self.sample_interval_key:
+            self.resample()
 
     # -- shared behaviour -------------------------------------------------------------------------------
 
@@ -336,8 +341,12 @@ class Station:
 
     @staticmethod
     def claim(connector: Connector) -> None:
-        """Takes a connector for a transaction that is starting, before any await: a second start (a command or
-        the CSMS's remote start) is refused until `release`."""
+        """Takes a free connector for a transaction that is starting, before any await: a second start (a command
+        or the CSMS's remote start) is refused until `release`."""
+        if connector.transaction_id and connector.id_tag is not None:
+            raise CommandRefused(
+                f"not possible: connector {connector.key} already has transaction {connector.transaction_id}"
+            )
         if connector.extra.get("starting"):
             raise CommandRefused(f"not possible: a transaction is starting on connector {connector.key}")
         connector.extra["starting"] = True

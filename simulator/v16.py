@@ -23,6 +23,7 @@ class ChargePoint16(Station, ChargePoint):
     """Speaks OCPP 1.6J; connector 0 stands for the whole charge point."""
 
     heartbeat_key = "HeartbeatInterval"
+    sample_interval_key = "MeterValueSampleInterval"
     authorization_keys = ("LocalPreAuthorize", "LocalAuthListEnabled", "AuthorizationCacheEnabled")
 
     def __init__(self, identity: str, connection: Any, configuration: Configuration16) -> None:
@@ -74,15 +75,6 @@ class ChargePoint16(Station, ChargePoint):
         if connector.meter.suspended_ev:
             return "SuspendedEV"
         return "Charging" if connector.id_tag is not None else "Preparing"
-
-    def sample_interval(self) -> int:
-        return self.configuration.int_value("MeterValueSampleInterval", 60)
-
-    def on_configuration_changed(self, key: str, value: str) -> None:
-        if key == self.heartbeat_key:
-            self.set_heartbeat_interval(int(value))
-        elif key == "MeterValueSampleInterval":
-            self.resample()
 
     def _sampled(self, connector: Connector, key: str, context: str) -> list[dict[str, Any]]:
         connector.meter.advance(time.monotonic())
@@ -200,10 +192,6 @@ class ChargePoint16(Station, ChargePoint):
     async def do_start_session(self, id_tag: str, connector_id: int) -> dict[str, Any]:
         connector = self.connector_at(connector_id=connector_id)
         self.usable(connector)
-        if connector.transaction_id:
-            raise CommandRefused(
-                f"not possible: connector {connector_id} already has transaction {connector.transaction_id}"
-            )
         self.claim(connector)
         try:
             plugged_here = not connector.plugged
@@ -220,10 +208,6 @@ class ChargePoint16(Station, ChargePoint):
     async def do_start_transaction(self, id_tag: str, connector_id: int) -> dict[str, Any]:
         connector = self.connector_at(connector_id=connector_id)
         self.usable(connector)
-        if connector.transaction_id:
-            raise CommandRefused(
-                f"not possible: connector {connector_id} already has transaction {connector.transaction_id}"
-            )
         self.claim(connector)
         try:
             return await self._start(connector, id_tag, report_status=False)

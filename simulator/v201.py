@@ -46,6 +46,7 @@ class ChargePoint201(Station, ChargePoint):
     """Speaks OCPP 2.0.1; every EVSE has one connector, (evse_id, 1)."""
 
     heartbeat_key = "OCPPCommCtrlr.HeartbeatInterval"
+    sample_interval_key = "SampledDataCtrlr.TxUpdatedInterval"
     authorization_keys = ("AuthCtrlr.LocalPreAuthorize", "LocalAuthListCtrlr.Enabled", "AuthCacheCtrlr.Enabled")
     notify_delay = 0.2  # seconds between simulated firmware and log status notifications
 
@@ -100,15 +101,6 @@ class ChargePoint201(Station, ChargePoint):
 
     def transaction_status(self, connector: Connector) -> str:
         return "Occupied"
-
-    def sample_interval(self) -> int:
-        return self.configuration.int_value("SampledDataCtrlr.TxUpdatedInterval", 60)
-
-    def on_configuration_changed(self, key: str, value: str) -> None:
-        if key == self.heartbeat_key:
-            self.set_heartbeat_interval(int(value))
-        elif key == "SampledDataCtrlr.TxUpdatedInterval":
-            self.resample()
 
     def _sampled(self, connector: Connector, key: str, context: str) -> list[dict[str, Any]]:
         """One MeterValue of the measurands configured in `key` (SampledDataCtrlr.*), or none."""
@@ -297,9 +289,7 @@ class ChargePoint201(Station, ChargePoint):
     async def do_start_session(self, id_tag: str, evse_id: int, connector_id: int) -> dict[str, Any]:
         connector = self.connector_at(evse_id, connector_id)
         self.usable(connector)
-        if connector.id_tag is not None and connector.transaction_id:
-            raise CommandRefused(f"not possible: EVSE {evse_id} already has transaction {connector.transaction_id}")
-        self.claim(connector)
+        self.claim(connector)  # a transaction the plug began (not authorized yet) is taken over below
         try:
             plugged_here = not connector.plugged
             await self.do_plug_connector(evse_id, connector_id)
@@ -323,7 +313,7 @@ class ChargePoint201(Station, ChargePoint):
     async def do_start_transaction(self, id_tag: str, evse_id: int, connector_id: int) -> dict[str, Any]:
         connector = self.connector_at(evse_id, connector_id)
         self.usable(connector)
-        if connector.transaction_id:
+        if connector.transaction_id:  # even one the plug began: a raw start is a new transaction
             raise CommandRefused(f"not possible: EVSE {evse_id} already has transaction {connector.transaction_id}")
         self.claim(connector)
         try:
