@@ -371,6 +371,18 @@ class Station:
             + (f" with id {transaction_id}" if transaction_id is not None else "")
         )
 
+    async def do_stop_session(self, **selection: Any) -> dict[str, Any]:
+        connector = self.connector_at(**selection)
+        transaction = self.in_transaction(connector)
+        meter_stop = await self.stop_transaction(connector, "Local")  # type: ignore[attr-defined]
+        return {"transaction_id": transaction, "meter_stop": meter_stop}
+
+    async def do_stop_transaction(self, transaction_id: str | None = None) -> dict[str, Any]:
+        connector = self.transaction_by_id(transaction_id)
+        transaction = connector.transaction_id
+        meter_stop = await self.stop_transaction(connector, "Local", report_status=False)  # type: ignore[attr-defined]
+        return {"transaction_id": transaction, "meter_stop": meter_stop}
+
     async def do_power_update(self, power_w: int, **selection: Any) -> dict[str, Any]:
         connector = self.connector_at(**selection)
         connector.meter.set(time.monotonic(), limit_w=power_w)

@@ -336,18 +336,6 @@ class ChargePoint201(Station, ChargePoint):
             "meter_start": int(connector.meter.session_start_wh),
         }
 
-    async def do_stop_session(self, evse_id: int, connector_id: int) -> dict[str, Any]:
-        connector = self.connector_at(evse_id, connector_id)
-        transaction = self.in_transaction(connector)
-        meter_stop = await self.stop_transaction(connector, "Local")
-        return {"transaction_id": transaction, "meter_stop": meter_stop}
-
-    async def do_stop_transaction(self, transaction_id: str | None = None) -> dict[str, Any]:
-        connector = self.transaction_by_id(transaction_id)
-        transaction = connector.transaction_id
-        meter_stop = await self.stop_transaction(connector, "Local", report_status=False)
-        return {"transaction_id": transaction, "meter_stop": meter_stop}
-
     async def do_ev_stops_energy(self, evse_id: int, connector_id: int) -> dict[str, Any]:
         return await self._ev_draws(evse_id, connector_id, suspended=True)
 
