@@ -12,7 +12,7 @@ from adapters.catalog.loader import default_catalog
 from adapters.http.app import create_app
 from adapters.http.context import Services
 from adapters.secret_box import AesSecretBox
-from adapters.settings import Settings
+from adapters.settings import Settings, postgres_connection_args
 from adapters.store.views import Views
 from adapters.tokens import TokenVerifier
 from application.gateway import Gateway
@@ -49,14 +49,7 @@ def postgres_setup_lock(env: dict[str, str]) -> Iterator[None]:
     """A session advisory lock held while one process creates the store's schema, tables and types."""
     import psycopg
 
-    with psycopg.connect(
-        dbname=env["POSTGRES_DBNAME"],
-        host=env["POSTGRES_HOST"],
-        port=env["POSTGRES_PORT"],
-        user=env["POSTGRES_USER"],
-        password=env["POSTGRES_PASSWORD"] or None,
-        autocommit=True,
-    ) as connection:
+    with psycopg.connect(**postgres_connection_args(env)) as connection:
         connection.execute("SELECT pg_advisory_lock(%s)", (SETUP_LOCK,))
         try:
             yield
@@ -69,14 +62,7 @@ def create_postgres_schema(env: dict[str, str]) -> None:
     import psycopg
     from psycopg import sql
 
-    with psycopg.connect(
-        dbname=env["POSTGRES_DBNAME"],
-        host=env["POSTGRES_HOST"],
-        port=env["POSTGRES_PORT"],
-        user=env["POSTGRES_USER"],
-        password=env["POSTGRES_PASSWORD"] or None,
-        autocommit=True,
-    ) as connection:
+    with psycopg.connect(**postgres_connection_args(env)) as connection:
         exists = connection.execute(
             "SELECT 1 FROM information_schema.schemata WHERE schema_name = %s", (env["POSTGRES_SCHEMA"],)
         ).fetchone()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 
@@ -73,3 +74,15 @@ class Settings:
         if schema:
             env["POSTGRES_SCHEMA"] = schema[0]
         return env
+
+
+def postgres_connection_args(env: dict[str, str]) -> dict[str, Any]:
+    """psycopg.connect() arguments for the PostgreSQL store an `event_store_env()` describes (autocommit)."""
+    return {
+        "dbname": env["POSTGRES_DBNAME"],
+        "host": env.get("POSTGRES_HOST"),
+        "port": env.get("POSTGRES_PORT"),
+        "user": env.get("POSTGRES_USER"),
+        "password": env.get("POSTGRES_PASSWORD") or None,
+        "autocommit": True,
+    }

@@ -15,7 +15,7 @@ import zlib
 from pathlib import Path
 from typing import Any
 
-from adapters.settings import Settings
+from adapters.settings import Settings, postgres_connection_args
 
 WHOLE_FLEET = -1
 
@@ -67,14 +67,7 @@ class SimulatorLock:
         import psycopg
 
         env = self.settings.event_store_env()
-        connection = psycopg.connect(
-            dbname=env["POSTGRES_DBNAME"],
-            host=env.get("POSTGRES_HOST"),
-            port=env.get("POSTGRES_PORT"),
-            user=env.get("POSTGRES_USER"),
-            password=env.get("POSTGRES_PASSWORD") or None,
-            autocommit=True,
-        )
+        connection = psycopg.connect(**postgres_connection_args(env))
         self._held.append(connection)
         space = zlib.crc32(f"ocpplab-simulator:{env['POSTGRES_DBNAME']}:{env.get('POSTGRES_SCHEMA', '')}".encode())
         key = space & 0x7FFFFFFF

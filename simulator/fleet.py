@@ -129,7 +129,7 @@ class Fleet:
             self._wake.clear()
             try:
                 await self.catch_up()
-                await self._expire_commands()
+                self._expire_commands()
                 self.settler.settle(len(self.runners))
             except Exception:
                 log.warning("the fleet could not follow the event log; retrying", exc_info=True)
@@ -363,14 +363,13 @@ class Fleet:
             command.complete(result or {})
         self.recorder.record(command)
 
-    async def _expire_commands(self) -> None:
+    def _expire_commands(self) -> None:
+        """Commands still waiting 60 s after their request (catch_up retries the others on every pass)."""
         now = datetime.now(UTC)
         for waiting in list(self.pending.values()):
             if now - waiting.requested_at > COMMAND_TTL:
                 del self.pending[waiting.command.id]
                 self._finish(waiting.command, expired=True)
-        if self.pending:
-            await self._run_commands()
 
 
 async def start_notify_listener(gateway: Gateway, wake: Any) -> asyncio.Task | None:

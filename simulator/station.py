@@ -22,7 +22,7 @@ from ocpp.exceptions import OCPPError
 from ocpp.messages import Call, unpack
 
 from application.waiting import wait_event
-from domain.command import LOCAL_KINDS
+from domain.command import FAULT_ERROR_CODES, LOCAL_KINDS
 from domain.runtime import ChargerRuntime
 from simulator.local_state import apply_local
 from simulator.meter import Meter
@@ -382,6 +382,43 @@ class Station:
         transaction = connector.transaction_id
         meter_stop = await self.stop_transaction(connector, "Local", report_status=False)  # type: ignore[attr-defined]
         return {"transaction_id": transaction, "meter_stop": meter_stop}
+
+    async def do_inject_fault(self, fault_type: str, **selection: Any) -> dict[str, Any]:
+        """The connector goes Faulted with the fault's error code; a running transaction stops first."""
+        connector = self.connector_at(**selection)
+        if connector.fault is None:
+            if connector.transaction_id:  # the transaction stops; the connector goes straight to Faulted
+                await self.stop_transaction(connector, "Other", report_status=False)  # type: ignore[attr-defined]
+                connector.status = connector.extra.pop("pending_status", None) or self.idle_status(connector)
+            connector.fault = {"fault_type": fault_type, "prior_status": connector.status}
+            self.observe("fault_injected", connector.evse_id, connector.connector_id, fault_type, connector.status)
+        else:
+            connector.fault["fault_type"] = fault_type
+        await self.set_status(connector, "Faulted", FAULT_ERROR_CODES[fault_type])
+        await self.report_problem(connector, fault_type, True)
+        return {"fault_type": fault_type, **selection, "status": "Faulted"}
+
+    async def do_clear_fault(self, **selection: Any) -> dict[str, Any]:
+        """The connector goes back to its status before the fault (idle if that was a transaction's)."""
+        connector = self.connector_at(**selection)
+        if connector.fault is None:
+            raise CommandRefused(f"not possible: connector {connector.key} has no fault")
+        fault_type, prior = connector.fault["fault_type"], connector.fault["prior_status"]
+        connector.fault = None
+        self.observe("fault_cleared", connector.evse_id, connector.connector_id)
+        if prior in ("Charging", "SuspendedEV", "SuspendedEVSE", "Faulted"):
+            prior = self.idle_status(connector)
+        await self.report_problem(connector, fault_type, False)
+        await self.set_status(connector, prior)
+        return {"fault_type": fault_type, **selection, "status": prior}
+
+    @staticmethod
+    def idle_status(connector: Connector) -> str:
+        """The status of a connector without a transaction."""
+        raise NotImplementedError
+
+    async def report_problem(self, connector: Connector, fault_type: str, active: bool) -> None:
+        """A fault raised or cleared, beyond the status (2.0.1: NotifyEvent); nothing more in 1.6."""
 
     async def do_power_update(self, power_w: int, **selection: Any) -> dict[str, Any]:
         connector = self.connector_at(**selection)

@@ -11,7 +11,6 @@ from ocpp.routing import on
 from ocpp.v16 import ChargePoint, call, call_result
 from ocpp.v16.enums import Action
 
-from domain.command import FAULT_ERROR_CODES
 from domain.configuration import Configuration16
 from simulator.meter import measurand_list, sampled_values_16
 from simulator.station import CommandRefused, Connector, Station, now_iso
@@ -240,30 +239,10 @@ class ChargePoint16(Station, ChargePoint):
             await self.set_status(connector, status)
         return {"connector_id": connector_id, "status": status, "power_w": connector.meter.power_w}
 
-    async def do_inject_fault(self, fault_type: str, connector_id: int) -> dict[str, Any]:
-        connector = self.connector_at(connector_id=connector_id)
-        if connector.fault is None:
-            if connector.transaction_id:  # the transaction stops; the connector goes straight to Faulted
-                await self.stop_transaction(connector, "Other", report_status=False)
-                connector.status = "Preparing" if connector.plugged else "Available"
-            connector.fault = {"fault_type": fault_type, "prior_status": connector.status}
-            self.observe("fault_injected", connector.evse_id, connector_id, fault_type, connector.status)
-        else:
-            connector.fault["fault_type"] = fault_type
-        await self.set_status(connector, "Faulted", FAULT_ERROR_CODES[fault_type])
-        return {"fault_type": fault_type, "connector_id": connector_id, "status": "Faulted"}
-
-    async def do_clear_fault(self, connector_id: int) -> dict[str, Any]:
-        connector = self.connector_at(connector_id=connector_id)
-        if connector.fault is None:
-            raise CommandRefused(f"not possible: connector {connector_id} has no fault")
-        fault_type, prior = connector.fault["fault_type"], connector.fault["prior_status"]
-        connector.fault = None
-        self.observe("fault_cleared", connector.evse_id, connector_id)
-        if prior in ("Charging", "SuspendedEV", "SuspendedEVSE", "Faulted"):
-            prior = "Preparing" if connector.plugged else "Available"
-        await self.set_status(connector, prior)
-        return {"fault_type": fault_type, "connector_id": connector_id, "status": prior}
+    @staticmethod
+    def idle_status(connector: Connector) -> str:
+        """Without a transaction: Preparing while an EV is in, else Available."""
+        return "Preparing" if connector.plugged else "Available"
 
     # -- what the CSMS asks ----------------------------------------------------------------------------
 

@@ -12,7 +12,6 @@ from ocpp.routing import on
 from ocpp.v201 import ChargePoint, call, call_result
 from ocpp.v201.enums import Action
 
-from domain.command import FAULT_ERROR_CODES
 from domain.configuration import DeviceModel201
 from simulator.meter import measurand_list, sampled_values_201
 from simulator.station import CommandRefused, Connector, Station, now_iso
@@ -351,34 +350,7 @@ class ChargePoint201(Station, ChargePoint):
         await self.transaction_event(connector, "Updated", "ChargingStateChanged")
         return {"evse_id": evse_id, "connector_id": connector_id, "charging_state": self.charging_state(connector)}
 
-    async def do_inject_fault(self, fault_type: str, evse_id: int, connector_id: int) -> dict[str, Any]:
-        connector = self.connector_at(evse_id, connector_id)
-        if connector.fault is None:
-            if connector.transaction_id:  # the transaction stops; the connector goes straight to Faulted
-                await self.stop_transaction(connector, "Other", "AbnormalCondition", report_status=False)
-                connector.status = connector.extra.pop("pending_status", self.idle_status(connector))
-            connector.fault = {"fault_type": fault_type, "prior_status": connector.status}
-            self.observe("fault_injected", evse_id, connector_id, fault_type, connector.status)
-        else:
-            connector.fault["fault_type"] = fault_type
-        await self.set_status(connector, "Faulted", FAULT_ERROR_CODES[fault_type])
-        await self._notify_problem(connector, fault_type, True)
-        return {"fault_type": fault_type, "evse_id": evse_id, "connector_id": connector_id, "status": "Faulted"}
-
-    async def do_clear_fault(self, evse_id: int, connector_id: int) -> dict[str, Any]:
-        connector = self.connector_at(evse_id, connector_id)
-        if connector.fault is None:
-            raise CommandRefused(f"not possible: EVSE {evse_id} has no fault")
-        fault_type, prior = connector.fault["fault_type"], connector.fault["prior_status"]
-        connector.fault = None
-        self.observe("fault_cleared", evse_id, connector_id)
-        if prior == "Faulted":
-            prior = self.idle_status(connector)
-        await self._notify_problem(connector, fault_type, False)
-        await self.set_status(connector, prior)
-        return {"fault_type": fault_type, "evse_id": evse_id, "connector_id": connector_id, "status": prior}
-
-    async def _notify_problem(self, connector: Connector, fault_type: str, active: bool) -> None:
+    async def report_problem(self, connector: Connector, fault_type: str, active: bool) -> None:
         """NotifyEvent for the connector's Problem variable (the device model's way to report a fault)."""
         self._event_ids = getattr(self, "_event_ids", 0) + 1
         await self.call(

@@ -139,16 +139,8 @@ async def delete_local_list(charger_id: str) -> dict:
 
 async def fault(who: Actor, charger_key: str, kind: str, fields: dict[str, Any]) -> dict[str, Any]:
     """Injects or clears a fault; answers with the outcome, or as queued when the charger is not online in 10 s."""
-    queued = await queue_command(who, charger_key, kind, fields)
-    doc = await outcome(who, queued)
-    failed_as_400(doc)
-    payload = doc["payload"]
-    answer = {
-        "fault_type": payload.get("fault_type"),
-        "evse_id": payload.get("evse_id", payload.get("connector_id")),
-        "connector_id": payload.get("connector_id"),
-        "command_id": doc["id"],
-    }
+    doc = await applied(who, charger_key, kind, fields)
+    answer = {**fault_fields(doc["payload"]), "command_id": doc["id"]}
     if doc["status"] != "completed":
         return {**answer, "msg": pending(doc), "status": "queued"}
     done = "Fault injected" if kind == "inject_fault" else "Fault cleared"
@@ -158,6 +150,15 @@ async def fault(who: Actor, charger_key: str, kind: str, fields: dict[str, Any])
         "fault_type": result.get("fault_type", answer["fault_type"]),
         "msg": done,
         "status": result["status"],
+    }
+
+
+def fault_fields(payload: dict[str, Any]) -> dict[str, Any]:
+    """FaultOperationResponse's fault and connector fields from a fault command's payload (1.6: EVSE = connector)."""
+    return {
+        "fault_type": payload.get("fault_type"),
+        "evse_id": payload.get("evse_id", payload.get("connector_id")),
+        "connector_id": payload.get("connector_id"),
     }
 
 
@@ -181,16 +182,13 @@ async def location_fault(who: Actor, location_id: str, charger_ids: list[str] | 
     results = []
     for item in fanned["results"]:
         command = item["command"]
-        payload = command["payload"]
         results.append(
             {
                 "charger_id": item["charger_id"],
                 "identity": item["identity"],
                 "fault": {
                     "msg": "Fault queued" if kind == "inject_fault" else "Fault clearing queued",
-                    "fault_type": payload.get("fault_type"),
-                    "evse_id": payload.get("evse_id", payload.get("connector_id")),
-                    "connector_id": payload.get("connector_id"),
+                    **fault_fields(command["payload"]),
                     "status": "queued",
                     "command_id": command["id"],
                 },
