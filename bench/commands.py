@@ -35,7 +35,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -45,7 +45,7 @@ import httpx
 from websockets.asyncio.client import connect
 from websockets.typing import Subprotocol
 
-from bench.csms_control import Csms
+from bench.csms_control import Csms, lean_csms
 from bench.fleet_scenarios import settle
 from bench.gateway_api import GatewayApi, GatewayLog, expect, gateway_env
 from bench.procs import Child, child, machine_busy, raise_fd_limit, wait_for
@@ -163,24 +163,8 @@ def fmt_ms(value: float) -> str:
 # -- processes ----------------------------------------------------------------------------------------
 
 
-@contextmanager
-def timing_csms() -> Iterator[Csms]:
-    port = free_port()
-    with child("timing CSMS", [sys.executable, "-m", "bench.timing_csms", str(port), str(INTERVAL)]) as process:
-        csms = Csms(process, port)
-        try:
-
-            def up() -> bool:
-                try:
-                    csms.stats("none")
-                except httpx.HTTPError:
-                    return False
-                return True
-
-            wait_for(up, 15, "the timing CSMS", interval=0.05, watch=[process])
-            yield csms
-        finally:
-            csms.http.close()
+def timing_csms() -> AbstractContextManager[Csms]:
+    return lean_csms(INTERVAL, "bench.timing_csms", "timing CSMS")
 
 
 def arrivals(csms: Csms, group: str, since: float) -> dict[str, tuple[float, str]]:

@@ -63,9 +63,10 @@ class Csms:
 
 
 @contextmanager
-def lean_csms(interval: int) -> Iterator[Csms]:
+def lean_csms(interval: int, module: str = "bench.lean_csms", name: str = "lean CSMS") -> Iterator[Csms]:
+    """A lean CSMS process (or `module`, a variant of it) on a free port, once it answers its control routes."""
     port = free_port()
-    with child("lean CSMS", [sys.executable, "-m", "bench.lean_csms", str(port), str(interval)]) as process:
+    with child(name, [sys.executable, "-m", module, str(port), str(interval)]) as process:
         csms = Csms(process, port)
         try:
 
@@ -76,7 +77,7 @@ def lean_csms(interval: int) -> Iterator[Csms]:
                     return False
                 return True
 
-            wait_for(up, 15, "the lean CSMS", interval=0.05, watch=[process])
+            wait_for(up, 15, f"the {name}", interval=0.05, watch=[process])
             yield csms
         finally:
             csms.http.close()

@@ -174,8 +174,8 @@ class LeanCsms:
         return connection.respond(HTTPStatus.OK, json.dumps(body))
 
 
-async def run(port: int, interval: int) -> None:
-    csms = LeanCsms(interval)
+async def run(port: int, interval: int, csms_class: type[LeanCsms] = LeanCsms) -> None:
+    csms = csms_class(interval)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

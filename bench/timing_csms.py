@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import signal
 import sys
 import time
 from collections import defaultdict, deque
@@ -25,12 +24,11 @@ from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from websockets.asyncio.server import ServerConnection, serve
+from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
-from websockets.typing import Subprotocol
 
-from bench.lean_csms import BACKLOG, CALL, HOST, Group, LeanCsms
+from bench.lean_csms import CALL, Group, LeanCsms, run
 
 KEEP = 16  # noted CALLs kept per identity
 UNNOTED = frozenset({"BootNotification", "Heartbeat"})
@@ -99,25 +97,5 @@ class TimingCsms(LeanCsms):
         return connection.respond(HTTPStatus.OK, json.dumps(body))
 
 
-async def run(port: int, interval: int) -> None:
-    csms = TimingCsms(interval)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    async with serve(
-        csms.handle,
-        HOST,
-        port,
-        subprotocols=[Subprotocol("ocpp1.6")],
-        compression=None,
-        ping_interval=None,
-        close_timeout=1,
-        process_request=csms.process_request,
-        backlog=BACKLOG,
-    ):
-        await stop.wait()
-
-
 if __name__ == "__main__":
-    asyncio.run(run(int(sys.argv[1]), int(sys.argv[2]) if len(sys.argv) > 2 else 30))
+    asyncio.run(run(int(sys.argv[1]), int(sys.argv[2]) if len(sys.argv) > 2 else 30, TimingCsms))
