@@ -9,7 +9,7 @@ from quart import Blueprint
 from adapters.http.auth import actor
 from adapters.http.context import run, services
 from adapters.http.errors import HttpError
-from adapters.http.models import EventPage, EventQuery
+from adapters.http.models.audit import EventPage, EventQuery
 from adapters.http.routes.common import charger_uuid, location_uuid
 from adapters.http.validation import query, responds
 from adapters.store.projections import fold_charger, fold_location, iso

@@ -6,7 +6,8 @@ from quart import Blueprint
 
 from adapters.catalog.loader import PUBLISHED_AT, brand_id, model_id
 from adapters.http.context import services
-from adapters.http.models import BrandListResponse, ModelListResponse, ModelResponse, PageQuery
+from adapters.http.models.catalog import BrandListResponse, ModelListResponse, ModelResponse
+from adapters.http.models.common import PageQuery
 from adapters.http.validation import query, responds
 from adapters.store.projections import iso
 from domain.catalog import Brand, ChargerModel

@@ -6,7 +6,7 @@ from uuid import UUID
 
 from adapters.http.context import run, services
 from adapters.http.errors import HttpError, domain_status
-from adapters.http.models import CreateChargerRequest, UpdateChargerRequest
+from adapters.http.models.chargers import CreateChargerRequest, UpdateChargerRequest
 from adapters.http.routes.common import charger_uuid, parse_uuid, written_doc
 from application.ports import Actor
 from domain.errors import DomainError, NotFound

@@ -12,21 +12,25 @@ from quart import Blueprint
 
 from adapters.http.auth import actor
 from adapters.http.context import run, services
-from adapters.http.models import (
-    CacheResetResponse,
+from adapters.http.models.commands import ConnectorSelectionRequest
+from adapters.http.models.common import PageQuery
+from adapters.http.models.configuration import (
     ConfigurationChangeResponse,
     ConfigurationQuery,
     ConfigurationResponse,
     ConfigurationUpdateRequest,
-    ConnectorSelectionRequest,
+)
+from adapters.http.models.faults import (
     FaultOperationResponse,
     InjectFaultQuery,
-    LocalAuthorizationListResponse,
-    LocalListMutationResponse,
     LocationClearFaultRequest,
     LocationFaultResponse,
     LocationInjectFaultRequest,
-    PageQuery,
+)
+from adapters.http.models.local_auth import (
+    CacheResetResponse,
+    LocalAuthorizationListResponse,
+    LocalListMutationResponse,
     SendLocalListRequest,
 )
 from adapters.http.routes.commands import failed_as_400, outcome, queue_command

@@ -6,8 +6,8 @@ from quart import Blueprint
 
 from adapters.http.auth import actor
 from adapters.http.context import services
-from adapters.http.models import (
-    AsOfQuery,
+from adapters.http.models.audit import AsOfQuery
+from adapters.http.models.chargers import (
     ChargerListQuery,
     ChargerListResponse,
     ChargerResponse,

@@ -11,7 +11,7 @@ from quart import Blueprint
 from adapters.http.auth import actor
 from adapters.http.context import run, services
 from adapters.http.errors import HttpError
-from adapters.http.models import (
+from adapters.http.models.commands import (
     AuthorizeIdTagRequest,
     ConnectorSelectionRequest,
     LocationAuthorizeIdTagRequest,

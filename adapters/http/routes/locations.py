@@ -7,12 +7,12 @@ from quart import Blueprint
 from adapters.http.auth import actor
 from adapters.http.context import run, services
 from adapters.http.errors import HttpError
-from adapters.http.models import (
-    AsOfQuery,
+from adapters.http.models.audit import AsOfQuery
+from adapters.http.models.common import PageQuery
+from adapters.http.models.locations import (
     CreateLocationRequest,
     LocationListResponse,
     LocationResponse,
-    PageQuery,
     UpdateLocationRequest,
 )
 from adapters.http.routes.audit import state_as_of

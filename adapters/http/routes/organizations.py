@@ -6,7 +6,7 @@ from quart import Blueprint, g
 
 from adapters.http.auth import require_admin
 from adapters.http.context import run, services
-from adapters.http.models import OrganizationListResponse, OrganizationRequest, OrganizationResponse
+from adapters.http.models.organizations import OrganizationListResponse, OrganizationRequest, OrganizationResponse
 from adapters.http.validation import body, responds
 from application.ports import Actor
 

@@ -15,9 +15,8 @@ from quart import Blueprint
 from adapters.http.auth import actor
 from adapters.http.context import services
 from adapters.http.errors import HttpError
-from adapters.http.models import (
-    ChargerListResponse,
-    CreateChargerRequest,
+from adapters.http.models.chargers import ChargerListResponse, CreateChargerRequest
+from adapters.http.models.provisioning import (
     CreateLocationChargersRequest,
     CreateLocationChargersResponse,
     DeleteLocationChargersRequest,

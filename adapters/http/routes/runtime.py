@@ -9,17 +9,15 @@ from quart import Blueprint
 from adapters.http.auth import actor
 from adapters.http.context import run, services
 from adapters.http.errors import HttpError
-from adapters.http.models import (
-    ChargerLifecycleRequest,
-    ChargerLogListResponse,
+from adapters.http.models.chargers import ChargerLifecycleRequest, LocationLifecycleRequest
+from adapters.http.models.commands import (
     CommandListResponse,
     CommandResponse,
     LocationCommandResponse,
-    LocationLifecycleRequest,
-    LogQuery,
-    PageQuery,
     QueuedCommandResponse,
 )
+from adapters.http.models.common import PageQuery
+from adapters.http.models.logs import ChargerLogListResponse, LogQuery
 from adapters.http.routes.audit import utc
 from adapters.http.routes.common import charger_uuid, page_body, parse_uuid, queued_body, served_charger
 from adapters.http.routes.fanout import charger_uuid_of, fan_out
