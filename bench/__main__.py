@@ -1,6 +1,7 @@
 """Runs the benchmark suites: `python -m bench` runs every one in turn;
 `python -m bench rest|simulator|recording|replay|commands` (one or more names) only those.
-A suite that fails is reported and the next one still runs."""
+A suite that fails is reported and the next one still runs. Each run appends its figures to docs/benchmarks/ and
+renders docs/benchmarks.md again; `python -m bench render` only renders it."""
 
 from __future__ import annotations
 
@@ -34,9 +35,15 @@ def load(name: str) -> Callable[[], int]:
 
 
 def main(argv: list[str]) -> int:
+    if argv == ["render"]:
+        from bench import render
+
+        return render.main()
     unknown = [name for name in argv if name not in SUITES]
     if unknown:
-        print(f"usage: python -m bench [{'|'.join(SUITES)} ...]; unknown: {' '.join(unknown)}", file=sys.stderr)
+        print(
+            f"usage: python -m bench [{'|'.join(SUITES)} ...] | render; unknown: {' '.join(unknown)}", file=sys.stderr
+        )
         return 2
     status = 0
     for name in argv or SUITES:

@@ -1,6 +1,6 @@
 """`python -m bench commands`: command latency, REST request to the charge point's first frame at the CSMS, against
 the two budgets of the design document, each beside baselines measured in the same run; printed as tables and
-appended to docs/benchmarks.md.
+recorded (bench/report.py append_section).
 
 1. single-charger commands: FLEET chargers (OCPP 1.6) connected and booted in one `serve` process; SINGLE commands
    on distinct chargers, each timed from the moment its request is written to the socket to the arrival of that
@@ -45,12 +45,14 @@ import httpx
 from websockets.asyncio.client import connect
 from websockets.typing import Subprotocol
 
+from bench import budgets
 from bench.csms_control import Csms, lean_csms
 from bench.fleet_scenarios import settle
 from bench.gateway_api import GatewayApi, GatewayLog, expect, gateway_env
 from bench.procs import Child, child, machine_busy, raise_fd_limit, wait_for
 from bench.report import append_section, load_average, machine, ratio, source_note, source_stamp, table, verdict
 from bench.rest import Connection
+from bench.results import Figure, ratio_of
 from tests.support import free_port, token
 
 HOST = "127.0.0.1"
@@ -63,8 +65,8 @@ CONCURRENCY = 4
 ROUNDS = 3
 PACE = 0.05  # seconds between paced requests
 INTERVAL = 60  # heartbeat interval the CSMS gives at boot
-P50_BUDGET_MS, P99_BUDGET_MS = 20.0, 100.0
-FANOUT_BUDGET_S = 2.0
+P50_BUDGET_MS, P99_BUDGET_MS = budgets.COMMAND_P50.limit, budgets.COMMAND_P99.limit
+FANOUT_BUDGET_S = budgets.FANOUT.limit
 FANOUT_WAIT = 30.0  # seconds a fan-out round waits for its frames
 ARRIVAL_WAIT = 15.0
 BOOT_TIMEOUT = 180.0
@@ -550,6 +552,27 @@ def fanout_table(rounds: list[Round]) -> str:
     return table(header, rows)
 
 
+def figures(trivial: Phase, paced: Phase, burst: Phase, rounds: list[Round]) -> list[Figure]:
+    """The budgeted figures as records: p50 and p99 of each single-charger phase beside the trivial route's, and
+    the median last frame of the fan-out rounds."""
+    found = []
+    for what, phase in (
+        ("plug-connector (paced), request -> StatusNotification at the CSMS", paced),
+        (f"authorize-id-tag ({CONCURRENCY} concurrent), request -> Authorize at the CSMS", burst),
+    ):
+        for p in (50, 99):
+            value, reference = percentile(phase.frames(), p), percentile(trivial.http(), p)
+            found.append(
+                Figure(f"{what}: p{p}", round(value, 2), "ms", round(reference, 2), ratio_of(value, reference))
+            )
+    measured = [r for r in rounds if r.name.startswith("authorize")]
+    if measured:
+        last = statistics.median(r.last_s if r.last_s is not None else math.inf for r in measured)
+        what = f"fan-out authorize-id-tag to {FANOUT:,} chargers, request -> last Authorize"
+        found.append(Figure(f"{what} (median of {len(measured)} rounds)", round(last, 3), "s"))
+    return found
+
+
 def breakdown_table(parts: list[tuple[str, Breakdown]]) -> str:
     rows = []
     for name, part in parts:
@@ -729,6 +752,8 @@ def main() -> int:
             "",
             *(f"- {line}" for line in remarks),
         ],
+        "commands",
+        figures(trivial, paced, burst, rounds),
     )
     print(f"commands benchmark done in {time.monotonic() - started:.0f} s", file=sys.stderr)
     failed = any(phase.errors for phase in (trivial, health, bare, paced, burst))

@@ -30,7 +30,9 @@ from typing import Any
 from adapters.bootstrap import build_gateway
 from adapters.settings import Settings
 from application.gateway import Gateway
+from bench import budgets
 from bench.report import append_section, load_average, machine, ratio, source_note, source_stamp, table, verdict
+from bench.results import Figure, ratio_of
 from domain.frames import CP_TO_CSMS, CSMS_TO_CP
 from simulator.fleet import FLEET_TOPICS
 from simulator.recorder import MAX_BATCH, ObservationRecorder
@@ -45,7 +47,7 @@ CHUNK = 1000  # burst: frames recorded between two yields to the event loop
 TICK = 0.01
 DRAIN_LIMIT = 0.5  # seconds after the producer stops within which everything must be durable
 DRAIN_TIMEOUT = 60.0
-BUDGET = 5000
+BUDGET = budgets.RECORDING.limit
 FRAME_TOPIC = "domain.frames:FrameRecorded"
 TENANT = "bench"
 METER = (
@@ -341,9 +343,21 @@ def main() -> int:
         "checked for versions 1..n. Paced runs push at a fixed rate in 10 ms ticks for "
         f"{PACED_SECONDS:g} s; max backlog = frames pushed but not yet durable."
     )
+    figures = [
+        Figure(
+            f"burst (capacity), {CHARGERS:,} chargers' streams",
+            round(burst.per_second),
+            "frames/s",
+            round(plain.per_second),
+            ratio_of(burst.per_second, plain.per_second),
+        ),
+        Figure(f"highest paced rate sustained (durable within {DRAIN_LIMIT:g} s)", sustained, "frames/s"),
+    ]
     append_section(
         "Simulator (frame recording)",
         [f"Machine: {machine()}.", "", method, "", result_table, "", "Notes:", "", *(f"- {line}" for line in remarks)],
+        "recording",
+        figures,
     )
     failed = not all(r.complete for r in runs if r.name.startswith("gateway"))
     return 1 if failed else 0

@@ -20,14 +20,16 @@ from adapters.settings import Settings
 from adapters.store.verify import verify
 from adapters.store.views import Views
 from application.ports import Actor
+from bench import budgets
 from bench.report import append_section, machine, table
+from bench.results import Figure, ratio_of
 from domain.charger import register_charger
 from domain.frames import FrameRecorded, frame_log_id
 from domain.location import Location
 from domain.values import Coordinates
 
 ACTOR = Actor(sub="bench", role="user", tenant_id="bench", request_id="bench")
-BUDGET = 30_000
+BUDGET = budgets.REPLAY.limit
 
 
 def build_log(gateway, total: int) -> int:
@@ -79,7 +81,7 @@ def read_raw(gateway) -> tuple[int, float]:
         position = rows[-1].id
 
 
-async def measure(total: int) -> list[list[str]]:
+async def measure(total: int) -> tuple[list[list[str]], list[Figure]]:
     with tempfile.TemporaryDirectory(prefix="ocpplab-bench-replay-") as tmp:
         settings = Settings(data_dir=Path(tmp))
         gateway = build_gateway(settings)
@@ -99,6 +101,7 @@ async def measure(total: int) -> list[list[str]]:
         gateway.close()
     assert report.ok, report.chain_problems[:3] + report.view_problems[:3]
     raw_rate = raw_count / raw_seconds
+    figures = []
     rows = [
         [
             "read raw notification log (baseline)",
@@ -115,6 +118,9 @@ async def measure(total: int) -> list[list[str]]:
         ("verify (chain + rebuild + compare)", report.events, verify_seconds),
     ):
         rate = count / seconds
+        figures.append(
+            Figure(f"{name}, {count:,} events", round(rate), "events/s", round(raw_rate), ratio_of(rate, raw_rate))
+        )
         rows.append(
             [
                 name,
@@ -127,12 +133,12 @@ async def measure(total: int) -> list[list[str]]:
             ]
         )
     rows[-1][-1] = ""
-    return rows
+    return rows, figures
 
 
 def main() -> int:
     total = int(os.environ.get("BENCH_EVENTS", "1000000"))
-    rows = asyncio.run(measure(total))
+    rows, figures = asyncio.run(measure(total))
     headers = ["scenario", "events", "seconds", "events/s", "vs raw read", "budget", "result"]
     print(table(headers, rows))
     append_section(
@@ -145,5 +151,7 @@ def main() -> int:
             f"{total:,} events on SQLite (locations with 9 updates each, chargers, 30 frames per charger); the ratio "
             "compares with reading the same notification log raw (no decoding) in the same run.",
         ],
+        "replay",
+        figures,
     )
     return 0

@@ -1,4 +1,5 @@
-"""Markdown tables, budget verdicts, machine info and the dated sections appended to docs/benchmarks.md."""
+"""Markdown tables, budget verdicts, machine info, and the end of every run: its dated section appended to
+docs/benchmarks/history.md, its figures to docs/benchmarks/results.jsonl, docs/benchmarks.md rendered again."""
 
 from __future__ import annotations
 
@@ -10,7 +11,11 @@ from datetime import UTC, datetime
 from importlib.metadata import version
 from pathlib import Path
 
-from bench.rest import HEADER, REPORT, ROOT
+from bench import render, results
+from bench.results import Figure
+
+ROOT = Path(__file__).resolve().parent.parent
+DOCS = render.DOCS  # docs/: benchmarks.md, and its sources in benchmarks/
 
 
 def verdict(ok: bool | None) -> str:
@@ -50,19 +55,22 @@ def machine() -> str:
     )
 
 
-def append_section(title: str, lines: Sequence[str]) -> bool:
-    """Appends `## <UTC date>: <title>` and the lines to docs/benchmarks.md (the header first if it is new).
-    BENCH_NO_REPORT=1 skips it (trial runs); returns whether it was appended."""
+def append_section(
+    title: str, lines: Sequence[str], suite: str, figures: Sequence[Figure], machine_text: str | None = None
+) -> bool:
+    """Appends `## <UTC date>: <title>` and the lines to the history, the figures (stamped with the suite, the date
+    and `machine_text`, by default `machine()`) to the results, then renders docs/benchmarks.md again.
+    BENCH_NO_REPORT=1 skips it (trial runs); returns whether it was recorded."""
     if os.environ.get("BENCH_NO_REPORT") == "1":
-        print(f"BENCH_NO_REPORT=1: section {title!r} not appended", file=sys.stderr)
+        print(f"BENCH_NO_REPORT=1: section {title!r} not recorded", file=sys.stderr)
         return False
-    REPORT.parent.mkdir(parents=True, exist_ok=True)
-    section = [f"## {datetime.now(UTC):%Y-%m-%d %H:%M} UTC: {title}", "", *lines, ""]
-    with REPORT.open("a", encoding="utf-8") as out:
-        if out.tell() == 0:
-            out.write(HEADER)
+    now, sources = datetime.now(UTC), render.source(DOCS)
+    section = [f"## {now:%Y-%m-%d %H:%M} UTC: {title}", "", *lines, ""]
+    with (sources / "history.md").open("a", encoding="utf-8") as out:
         out.write("\n" + "\n".join(section))
-    print(f"appended to {REPORT.relative_to(ROOT)}", file=sys.stderr)
+    stamp = machine_text or machine()
+    results.append(sources / "results.jsonl", [figure.record(suite, now, stamp) for figure in figures])
+    print(f"appended to {sources}/history.md and results.jsonl; rendered {render.write(DOCS)}", file=sys.stderr)
     return True
 
 

@@ -25,16 +25,16 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
 import httpx
 
+from bench.report import append_section
+from bench.results import Figure, ratio_of
 from tests.support import SECRET, free_port, token
 
 ROOT = Path(__file__).resolve().parent.parent
-REPORT = ROOT / "docs" / "benchmarks.md"
 HOST = "127.0.0.1"
 SECONDS = float(os.environ.get("BENCH_SECONDS", "5"))
 WORKERS = int(os.environ.get("BENCH_WORKERS", "16"))
@@ -57,21 +57,6 @@ CHARGER = {
     "connector_type": "Type2",
     "ws_url": "ws://127.0.0.1:9/ocpp",
 }
-HEADER = """# Benchmarks
-
-Appended by `make bench` (`.venv/bin/python -m bench`); budgets are in the design document.
-Method: every figure goes through a real server process on 127.0.0.1 (`ocpplab-gateway serve`: hypercorn, SQLite
-store in a temp dir). The client is a raw asyncio HTTP/1.1 client (`asyncio.open_connection`, no HTTP library in
-the measured loop): N concurrent workers, one keep-alive connection each, request bytes encoded once, responses read
-by Content-Length; a 1 s warm-up, then a fixed duration. Every response's status is checked: only the expected one
-counts, anything else is an error, listed under the table. httpx is used only for setup (creating the location and
-charger that GET reads). The baseline is a trivial Quart route (`return {"status": "ok"}`) served by hypercorn in
-its own process the way `serve` does it, measured in the same run with the same client, so "vs baseline" holds on
-a noisy machine. Client and server share the machine's cores; "server CPU" / "client CPU" are shares of one core
-over the measured phase. Which figure to trust: "server CPU ms/req" (from /proc) always holds; requests/s and
-"vs baseline" measure server capacity only when the server is the saturated side (server CPU near 100%, client
-CPU well below), which the notes under each table state.
-"""
 
 
 @dataclass
@@ -333,16 +318,24 @@ def machine() -> str:
     )
 
 
-def append_report(table: str, remarks: list[str], errors: list[str]) -> None:
-    REPORT.parent.mkdir(parents=True, exist_ok=True)
-    section = [f"## {datetime.now(UTC):%Y-%m-%d %H:%M} UTC: REST", "", f"Machine: {machine()}.", "", table, ""]
-    section += ["Notes:", "", *(f"- {line}" for line in remarks), ""]
-    if errors:
-        section += ["Errors:", "", *(f"- {line}" for line in errors), ""]
-    with REPORT.open("a", encoding="utf-8") as out:
-        if out.tell() == 0:
-            out.write(HEADER)
-        out.write("\n" + "\n".join(section))
+def figures(results: list[Result], baseline: Result) -> list[Figure]:
+    """Requests/s, p99 and server CPU per request of each gateway scenario, beside the trivial route's."""
+
+    def cpu_ms(r: Result) -> float:
+        return round(r.server_cpu * 1000 / len(r.latencies), 2) if r.latencies else float("nan")
+
+    found = []
+    for r in results:
+        if r is baseline:
+            continue
+        found += [
+            Figure(
+                f"{r.name}: requests/s", round(r.rate), "req/s", round(baseline.rate), ratio_of(r.rate, baseline.rate)
+            ),
+            Figure(f"{r.name}: p99 latency", round(r.percentile_ms(99), 2), "ms", round(baseline.percentile_ms(99), 2)),
+            Figure(f"{r.name}: server CPU per request", cpu_ms(r), "ms", cpu_ms(baseline)),
+        ]
+    return found
 
 
 def main() -> int:
@@ -364,6 +357,8 @@ def main() -> int:
         print(f"NOTE {line}")
     for line in errors:
         print(f"ERROR {line}")
-    append_report(table, remarks, errors)
-    print(f"appended to {REPORT.relative_to(ROOT)}", file=sys.stderr)
+    lines = [f"Machine: {machine()}.", "", table, "", "Notes:", "", *(f"- {line}" for line in remarks)]
+    if errors:
+        lines += ["", "Errors:", "", *(f"- {line}" for line in errors)]
+    append_section("REST", lines, "rest", figures(results, baseline), machine())
     return 1 if errors else 0

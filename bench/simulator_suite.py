@@ -1,5 +1,5 @@
 """`python -m bench simulator`: memory, boot time, idle CPU and heartbeat rate of the gateway's simulator, each beside
-the bare websockets client from the same run, printed as tables and appended to docs/benchmarks.md."""
+the bare websockets client from the same run, printed as tables and recorded (bench/report.py append_section)."""
 
 from __future__ import annotations
 
@@ -8,17 +8,19 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench import budgets
 from bench import fleet_scenarios as scenarios
 from bench.csms_control import lean_csms
 from bench.fleet_scenarios import Fleet, FrameCheck, Memory, RestartCheck, Window
 from bench.gateway_api import GatewayLog
 from bench.procs import raise_fd_limit
 from bench.report import append_section, load_average, machine, ratio, source_note, source_stamp, table, verdict
+from bench.results import Figure, ratio_of
 
-BASE_BUDGET_MIB = 150
-PER_CHARGER_BUDGET_KIB = 60
-BOOT_BUDGET_SECONDS = 10.0
-IDLE_BUDGET_MS = 1.0
+BASE_BUDGET_MIB = budgets.BASE_RSS.limit
+PER_CHARGER_BUDGET_KIB = budgets.RSS_PER_CHARGER.limit
+BOOT_BUDGET_SECONDS = budgets.BOOT.limit
+IDLE_BUDGET_MS = budgets.IDLE_CPU.limit
 METHOD = (
     "Method: a lean CSMS (`bench/lean_csms.py`: plain `websockets`, hand-written CALLRESULTs, no validation, no "
     "compression, no pings) runs in its own process on 127.0.0.1 and counts boots and heartbeats per identity "
@@ -99,6 +101,51 @@ def fleet_rows(result: Fleet) -> list[list[str]]:
             f"none (ideal just under {n:,}/s)",
             verdict(None),
         ],
+    ]
+
+
+def figures(gateway: Memory, bare: Memory, result: Fleet) -> list[Figure]:
+    """The tables' figures as records: the same numbers, rounded as the tables print them."""
+    base, bare_base = round(gateway.base_kib / 1024, 1), round(bare.base_kib / 1024, 1)
+    found = [Figure("base RSS (no charger)", base, "MiB", bare_base)]
+    for point, bare_point in zip(gateway.points, bare.points, strict=True):
+        per_charger, per_connection = gateway.per_unit_kib(point), bare.per_unit_kib(bare_point)
+        found.append(
+            Figure(
+                f"RSS per charger, {point.n:,} chargers",
+                round(per_charger, 1),
+                "KiB",
+                round(per_connection, 1),
+                ratio_of(per_charger, per_connection),
+            )
+        )
+    n = result.n
+    idle, bare_idle = result.idle.cpu_ms_per_unit_minute(n), result.bare_idle.cpu_ms_per_unit_minute(n)
+    beats, bare_beats = result.beats.beats_per_second, result.bare_beats.beats_per_second
+    boot, bare_boot = result.boot_seconds, result.bare_boot_seconds
+    return [
+        *found,
+        Figure(
+            f"connect + boot {n:,} chargers: process start to the last BootNotification",
+            round(boot, 2),
+            "s",
+            round(bare_boot, 2),
+            ratio_of(boot, bare_boot),
+        ),
+        Figure(
+            "idle CPU per charger per minute (60 s interval)",
+            round(idle, 3),
+            "ms",
+            round(bare_idle, 3),
+            ratio_of(idle, bare_idle),
+        ),
+        Figure(
+            f"heartbeat round-trips/s ({n:,} chargers, 1 s interval)",
+            round(beats),
+            "heartbeats/s",
+            round(bare_beats),
+            ratio_of(beats, bare_beats),
+        ),
     ]
 
 
@@ -228,6 +275,8 @@ def main() -> int:
             "",
             *(f"- {line}" for line in remarks),
         ],
+        "simulator",
+        figures(gateway, bare, result),
     )
     print(f"simulator benchmark done in {time.monotonic() - started:.0f} s", file=sys.stderr)
     lost = any(frame.lost for frame in frames)
