@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from application.ports import Actor
 from application.simulation import Queued
+from domain.chargepoint.smart_charging import installed_report
 from domain.charger import Charger
 from domain.command import LOCAL_KINDS, Command, command_payload
 from domain.configuration import Configuration16, DeviceModel201, configuration_for
@@ -78,6 +80,15 @@ class CommandUseCases:
         charger = self._owned(Charger, actor, charger_id, "charger")
         runtime = self._runtime_of(charger)
         return runtime.local_list if runtime is not None else {"version": 0, "entries": []}
+
+    def charging_profiles(self: Gateway, actor: Actor, charger_id: UUID) -> dict[str, Any]:
+        """The charging profiles the charge point holds (as recorded) and each connector's composite limit now."""
+        charger = self._owned(Charger, actor, charger_id, "charger")
+        runtime = self._runtime_of(charger)
+        kept = runtime.charging_profiles if runtime is not None else {}
+        transactions = runtime.transactions if runtime is not None else {}
+        connectors = range(1, int(charger.model["connector_count"]) + 1)
+        return installed_report(kept, transactions, connectors, charger.model, datetime.now(UTC))
 
     def _configuration_of(self: Gateway, charger: Charger) -> Configuration16 | DeviceModel201:
         runtime = self._runtime_of(charger)

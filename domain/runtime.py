@@ -75,13 +75,21 @@ class ChargerRuntime(Aggregate):
 
     @event("TransactionStarted")
     def transaction_started(
-        self, evse_id: int, connector_id: int, transaction_id: str, id_tag: str | None, meter_start: int, plugged: bool
+        self,
+        evse_id: int,
+        connector_id: int,
+        transaction_id: str,
+        id_tag: str | None,
+        meter_start: int,
+        plugged: bool,
+        started_at: str | None = None,  # recorded since smart charging (Relative schedules start here)
     ) -> None:
         self._kept("transactions")[connector_key(evse_id, connector_id)] = {
             "transaction_id": transaction_id,
             "id_tag": id_tag,
             "meter_start": meter_start,
             "plugged": plugged,
+            "started_at": started_at,
         }
         self._kept("meters")[connector_key(evse_id, connector_id)] = {"meter_wh": meter_start, "seq_no": 1}
 
@@ -114,6 +122,21 @@ class ChargerRuntime(Aggregate):
     def fault_cleared(self, evse_id: int, connector_id: int) -> None:
         self._kept("faults").pop(connector_key(evse_id, connector_id), None)
 
+    @event("ChargingProfileSet")
+    def charging_profile_set(
+        self, profile_id: int, connector: int, profile: dict[str, Any], installed_at: str, replaced: list[int]
+    ) -> None:
+        """A profile installed as the CSMS sent it (`replaced`: the profiles it took the place of)."""
+        profiles = self._kept("charging_profiles")
+        for gone in replaced:
+            profiles.pop(str(gone), None)
+        profiles[str(profile_id)] = {"connector": connector, "profile": profile, "installed_at": installed_at}
+
+    @event("ChargingProfilesCleared")
+    def charging_profiles_cleared(self, profile_ids: list[int]) -> None:
+        for gone in profile_ids:
+            self._kept("charging_profiles").pop(str(gone), None)
+
     def _kept(self, name: str) -> dict[str, dict[str, Any]]:
         """A table added after the first runtimes were recorded (older snapshots lack it)."""
         return self.__dict__.setdefault(name, {})
@@ -125,6 +148,10 @@ class ChargerRuntime(Aggregate):
     @property
     def meters(self) -> dict[str, dict[str, Any]]:
         return self._kept("meters")
+
+    @property
+    def charging_profiles(self) -> dict[str, dict[str, Any]]:
+        return self._kept("charging_profiles")
 
     @property
     def faults(self) -> dict[str, dict[str, Any]]:

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-AC_VOLTAGE = 230.0
-DC_VOLTAGE = 400.0
+from domain.chargepoint.smart_charging import AC_VOLTAGE, DC_VOLTAGE
+
 BATTERY_WH = 60_000.0  # the simulated EV's battery, for SoC
 START_SOC = 20.0
 FREQUENCY_HZ = 50.0
@@ -37,6 +37,7 @@ class Meter:
     phases: int = 3
     energy_wh: float = 0.0
     limit_w: int | None = None  # power-update: what the charger offers at most
+    schedule_limit_w: float | None = None  # smart charging: the connector's share of the composite limit
     drawing: bool = False  # a transaction is delivering energy
     suspended_ev: bool = False  # the EV stopped drawing (ev-stops-energy)
     session_start_wh: float = 0.0
@@ -44,7 +45,8 @@ class Meter:
 
     @property
     def offered_w(self) -> int:
-        return self.max_power_w if self.limit_w is None else min(self.max_power_w, self.limit_w)
+        limits = [limit for limit in (self.limit_w, self.schedule_limit_w) if limit is not None]
+        return int(min([self.max_power_w, *limits]))
 
     @property
     def power_w(self) -> int:
@@ -71,6 +73,12 @@ class Meter:
             self.limit_w = limit_w
         if suspended_ev is not None:
             self.suspended_ev = suspended_ev
+
+    def limit_to(self, now: float, watts: float | None) -> None:
+        """The charging profiles' limit from `now` on (None: no limit beyond the hardware's)."""
+        if watts != self.schedule_limit_w:
+            self.advance(now)
+            self.schedule_limit_w = watts
 
     @property
     def register_wh(self) -> int:

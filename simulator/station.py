@@ -24,6 +24,7 @@ from ocpp.messages import Call, unpack
 from application.waiting import wait_event
 from domain.command import FAULT_ERROR_CODES, LOCAL_KINDS
 from domain.runtime import ChargerRuntime
+from simulator.charging_limits import ChargingLimits
 from simulator.local_state import apply_local
 from simulator.meter import Meter
 from simulator.proxy import build_call
@@ -118,7 +119,7 @@ def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-class Station:
+class Station(ChargingLimits):
     """Behaviour shared by both OCPP versions, mixed in before the ocpp library's ChargePoint (it wraps its call
     handling). The subclass provides the protocol-specific messages."""
 
@@ -158,6 +159,7 @@ class Station:
                     connector.extra.pop(transient, None)
         else:
             self._restore(runtime)
+        self.setup_charging_limits()
 
     def _restore(self, runtime: ChargerRuntime) -> None:
         """Rebuilds the connectors from what was observed: availability, faults, meters, transactions."""
@@ -181,6 +183,8 @@ class Station:
             if transaction:
                 connector.transaction_id, connector.id_tag = transaction["transaction_id"], transaction["id_tag"]
                 connector.extra["transaction"] = transaction["transaction_id"]
+                if transaction.get("started_at"):
+                    connector.extra["started_at"] = datetime.fromisoformat(transaction["started_at"])
                 connector.plugged = bool(transaction.get("plugged"))
                 if transaction["id_tag"] is not None:  # a 2.0.1 transaction begun by the plug draws once authorized
                     connector.meter.start(now)
@@ -265,6 +269,7 @@ class Station:
                 task.exception()
 
     async def _work(self) -> None:
+        self._spawn(self.follow_limits())
         await self.boot()
         for connector in self.status_targets():
             await self.report_status(connector)
@@ -464,6 +469,7 @@ class Station:
 
     def begin_transaction(self, connector: Connector, transaction_id: str, id_tag: str | None, drawing: bool) -> None:
         connector.transaction_id, connector.id_tag = transaction_id, id_tag
+        connector.extra["started_at"] = started = datetime.now(UTC)
         if drawing:
             connector.meter.start(time.monotonic())
         else:
@@ -476,13 +482,17 @@ class Station:
             id_tag,
             connector.meter.register_wh,
             connector.plugged,
+            started.isoformat(),
         )
+        self.apply_limits()
         self.start_metering(connector)
 
     def end_transaction(self, connector: Connector, transaction_id: str, reason: str) -> int:
         """Stops the meter and records the end; returns meterStop (Wh)."""
         connector.meter.stop(time.monotonic())
         connector.transaction_id = None
+        connector.extra.pop("started_at", None)
+        self.profiles_ended_with(connector)
         task = connector.extra.pop("metering", None)
         if task is not None and task is not asyncio.current_task():
             task.cancel()
@@ -517,6 +527,7 @@ class Station:
                 continue  # a new interval applies from now
             if interval <= 0 or connector.transaction_id != transaction:
                 continue
+            self.apply_limits()  # the sample shows the limit in force now
             try:
                 await self.send_meter_sample(connector)
             except (TimeoutError, CommandRefused) as error:  # sampling goes on: the next sample may be answered

@@ -22,13 +22,13 @@ class ChargePoint16(Station, ChargePoint):
     """Speaks OCPP 1.6J; connector 0 stands for the whole charge point."""
 
     heartbeat_key = "HeartbeatInterval"
+    profile_keys = ("ChargeProfileMaxStackLevel", "MaxChargingProfilesInstalled")
     sample_interval_key = "MeterValueSampleInterval"
     authorization_keys = ("LocalPreAuthorize", "LocalAuthListEnabled", "AuthorizationCacheEnabled")
 
     def __init__(self, identity: str, connection: Any, configuration: Configuration16) -> None:
         super().__init__(identity, connection, response_timeout=30)
         self.configuration = configuration
-        self.profiles: dict[int, dict[str, Any]] = {}
 
     # -- what the station sends ------------------------------------------------------------------------
 
@@ -428,49 +428,36 @@ class ChargePoint16(Station, ChargePoint):
 
     @on(Action.set_charging_profile)
     def on_set_charging_profile(self, connector_id: int, cs_charging_profiles: dict[str, Any], **_: Any):
-        if connector_id != 0 and (connector_id, connector_id) not in self.connectors:
-            return call_result.SetChargingProfile(status="Rejected")
-        self.profiles[cs_charging_profiles["charging_profile_id"]] = {
-            "connector_id": connector_id,
-            **cs_charging_profiles,
-        }
-        return call_result.SetChargingProfile(status="Accepted")
+        status, _why = self.answer_profile(connector_id, cs_charging_profiles)
+        return call_result.SetChargingProfile(status=status)
 
     @on(Action.clear_charging_profile)
-    def on_clear_charging_profile(self, id: int | None = None, **criteria: Any):
-        doomed = [
-            key
-            for key, profile in self.profiles.items()
-            if (id is None or key == id)
-            and all(
-                profile.get(name) == value
-                for name, value in criteria.items()
-                if name in ("connector_id", "stack_level") and value is not None
-            )
-        ]
-        for key in doomed:
-            del self.profiles[key]
-        return call_result.ClearChargingProfile(status="Accepted" if doomed else "Unknown")
+    def on_clear_charging_profile(
+        self,
+        id: int | None = None,
+        connector_id: int | None = None,
+        charging_profile_purpose: str | None = None,
+        stack_level: int | None = None,
+        **_: Any,
+    ):
+        cleared = self.clear_profiles(
+            id, connector=connector_id, purpose=charging_profile_purpose, stack_level=stack_level
+        )
+        return call_result.ClearChargingProfile(status="Accepted" if cleared else "Unknown")
 
     @on(Action.get_composite_schedule)
     def on_get_composite_schedule(
         self, connector_id: int, duration: int, charging_rate_unit: str | None = None, **_: Any
     ):
-        if (connector_id, connector_id) not in self.connectors:
+        schedule = self.composite_answer(connector_id, duration, charging_rate_unit)
+        if schedule is None:
             return call_result.GetCompositeSchedule(status="Rejected")
-        limit = float(self.spec.model.get("max_power_w", 22000))
-        unit = charging_rate_unit or "W"
-        if unit == "A":
-            limit = round(limit / 230 / max(1, int(self.spec.model.get("phases", 3) or 1)), 1)
+        start = schedule.pop("start")
         return call_result.GetCompositeSchedule(
             status="Accepted",
             connector_id=connector_id,
-            schedule_start=now_iso(),
-            charging_schedule={
-                "duration": duration,
-                "charging_rate_unit": unit,
-                "charging_schedule_period": [{"start_period": 0, "limit": limit}],
-            },
+            schedule_start=start,
+            charging_schedule={**schedule, "start_schedule": start},
         )
 
     @on(Action.get_diagnostics)

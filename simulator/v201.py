@@ -45,6 +45,7 @@ class ChargePoint201(Station, ChargePoint):
     """Speaks OCPP 2.0.1; every EVSE has one connector, (evse_id, 1)."""
 
     heartbeat_key = "OCPPCommCtrlr.HeartbeatInterval"
+    profile_keys = ("SmartChargingCtrlr.ProfileStackLevel", "SmartChargingCtrlr.Entries")
     sample_interval_key = "SampledDataCtrlr.TxUpdatedInterval"
     authorization_keys = ("AuthCtrlr.LocalPreAuthorize", "LocalAuthListCtrlr.Enabled", "AuthCacheCtrlr.Enabled")
     notify_delay = 0.2  # seconds between simulated firmware and log status notifications
@@ -53,7 +54,6 @@ class ChargePoint201(Station, ChargePoint):
         self._held: list[Any] | None = None
         super().__init__(identity, connection, response_timeout=30)
         self.configuration = configuration
-        self.profiles: dict[int, dict[str, Any]] = {}
         self.reset_when_idle = False
 
     # -- what the station sends ------------------------------------------------------------------------
@@ -300,6 +300,7 @@ class ChargePoint201(Station, ChargePoint):
             if connector.transaction_id:  # started when the cable went in: now it is authorized
                 connector.id_tag = id_tag
                 connector.meter.start(time.monotonic())
+                self.apply_limits()  # a connector that draws takes its share of the station maximum
                 self.observe("transaction_authorized", connector.evse_id, connector.connector_id, id_tag)
                 await self.transaction_event(
                     connector, "Updated", "Authorized", id_token={"id_token": id_tag, "type": "ISO14443"}
@@ -625,51 +626,64 @@ class ChargePoint201(Station, ChargePoint):
 
     @on(Action.set_charging_profile)
     def on_set_charging_profile(self, evse_id: int, charging_profile: dict[str, Any], **_: Any):
-        purpose = charging_profile["charging_profile_purpose"]
-        if evse_id != 0 and self.connector_for(evse_id, None) is None:
-            return call_result.SetChargingProfile(status="Rejected")
-        if (purpose == "TxProfile" and evse_id == 0) or (purpose == "ChargingStationMaxProfile" and evse_id != 0):
-            return call_result.SetChargingProfile(status="Rejected")
-        self.profiles[charging_profile["id"]] = {"evse_id": evse_id, **charging_profile}
-        return call_result.SetChargingProfile(status="Accepted")
+        status, why = self.answer_profile(evse_id, charging_profile)
+        info = None if why is None else {"reason_code": "InvalidProfile", "additional_info": why[:512]}
+        return call_result.SetChargingProfile(status=status, status_info=info)
 
     @on(Action.clear_charging_profile)
     def on_clear_charging_profile(
         self, charging_profile_id: int | None = None, charging_profile_criteria: dict[str, Any] | None = None, **_: Any
     ):
-        criteria = {
-            name: value
-            for name, value in (charging_profile_criteria or {}).items()
-            if name in ("evse_id", "charging_profile_purpose", "stack_level") and value is not None
-        }
-        doomed = [
-            key
-            for key, profile in self.profiles.items()
-            if (charging_profile_id is None or key == charging_profile_id)
-            and all(profile.get(name) == value for name, value in criteria.items())
-        ]
-        for key in doomed:
-            del self.profiles[key]
-        return call_result.ClearChargingProfile(status="Accepted" if doomed else "Unknown")
+        criteria = charging_profile_criteria or {}
+        cleared = self.clear_profiles(
+            charging_profile_id,
+            connector=criteria.get("evse_id"),
+            purpose=criteria.get("charging_profile_purpose"),
+            stack_level=criteria.get("stack_level"),
+        )
+        return call_result.ClearChargingProfile(status="Accepted" if cleared else "Unknown")
 
     @on(Action.get_composite_schedule)
     def on_get_composite_schedule(self, duration: int, evse_id: int, charging_rate_unit: str | None = None, **_: Any):
-        if evse_id != 0 and self.connector_for(evse_id, None) is None:
+        schedule = self.composite_answer(evse_id, duration, charging_rate_unit)
+        if schedule is None:
             return call_result.GetCompositeSchedule(status="Rejected")
-        limit = float(self.spec.model.get("max_power_w", 22000))
-        unit = charging_rate_unit or "W"
-        if unit == "A":
-            limit = round(limit / 230 / max(1, int(self.spec.model.get("phases", 3) or 1)), 1)
         return call_result.GetCompositeSchedule(
-            status="Accepted",
-            schedule={
-                "evse_id": evse_id,
-                "duration": duration,
-                "schedule_start": now_iso(),
-                "charging_rate_unit": unit,
-                "charging_schedule_period": [{"start_period": 0, "limit": limit}],
-            },
+            status="Accepted", schedule={"evse_id": evse_id, "schedule_start": schedule.pop("start"), **schedule}
         )
+
+    @on(Action.get_charging_profiles)
+    def on_get_charging_profiles(
+        self, request_id: int, charging_profile: dict[str, Any], evse_id: int | None = None, **_: Any
+    ):
+        """Reports the installed profiles that match, one ReportChargingProfiles per EVSE, after the answer."""
+        wanted = charging_profile.get("charging_profile_id") or []
+        found = [
+            (kept["connector"], kept["profile"])
+            for key, kept in sorted(self.runtime.charging_profiles.items(), key=lambda item: int(item[0]))
+            if (evse_id is None or kept["connector"] == evse_id)
+            and (not wanted or int(key) in wanted)
+            and charging_profile.get("charging_profile_purpose") in (None, kept["profile"]["charging_profile_purpose"])
+            and charging_profile.get("stack_level") in (None, kept["profile"]["stack_level"])
+            and charging_profile.get("charging_limit_source") in (None, "CSO")
+        ]
+        if not found:
+            return call_result.GetChargingProfiles(status="NoProfiles")
+        self.after(self._report_profiles(request_id, found))
+        return call_result.GetChargingProfiles(status="Accepted")
+
+    async def _report_profiles(self, request_id: int, found: list[tuple[int, dict[str, Any]]]) -> None:
+        evses = sorted({evse for evse, _ in found})
+        for index, evse in enumerate(evses):
+            await self.call(
+                call.ReportChargingProfiles(
+                    request_id=request_id,
+                    charging_limit_source="CSO",
+                    evse_id=evse,
+                    charging_profile=[profile for target, profile in found if target == evse],
+                    tbc=index < len(evses) - 1,
+                )
+            )
 
     @on(Action.get_transaction_status)
     def on_get_transaction_status(self, transaction_id: str | None = None, **_: Any):

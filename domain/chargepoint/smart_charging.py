@@ -29,6 +29,8 @@ KINDS = ("Absolute", "Recurring", "Relative")
 CYCLES = {"Daily": 86_400, "Weekly": 7 * 86_400}
 DEFAULT_PHASES = 3  # numberPhases when a period does not say
 HORIZON = timedelta(days=8)  # how far ahead the next change of limit is looked for
+AC_VOLTAGE = 230.0  # per phase
+DC_VOLTAGE = 400.0
 
 
 class ProfileRejected(ValueError):
@@ -41,8 +43,19 @@ class Supply:
 
     max_power_w: float
     phases: int = 3
-    voltage: float = 230.0
+    voltage: float = AC_VOLTAGE
     dc: bool = False
+
+    @classmethod
+    def of_model(cls, model: dict) -> Supply:
+        """What one connector of a catalog model can deliver."""
+        dc = str(model.get("current_type", "ac")) == "dc"
+        return cls(
+            max_power_w=float(model.get("max_power_w", 22000)),
+            phases=int(model.get("phases", 3) or 1),
+            voltage=DC_VOLTAGE if dc else AC_VOLTAGE,
+            dc=dc,
+        )
 
     def phases_used(self, number_phases: int | None = None) -> int:
         return 1 if self.dc else max(1, min(number_phases or DEFAULT_PHASES, self.phases))
@@ -200,6 +213,18 @@ class ChargingProfiles:
         self.max_installed = max_installed
         self.max_stack_level = max_stack_level
 
+    @classmethod
+    def recorded(cls, kept: Iterable[dict], max_installed: int = 10, max_stack_level: int = 10) -> ChargingProfiles:
+        """The profiles as recorded ({"connector", "profile": the CSMS's payload, "installed_at"} each)."""
+        return cls(
+            (
+                parse_profile(entry["profile"], entry["connector"], datetime.fromisoformat(entry["installed_at"]))
+                for entry in kept
+            ),
+            max_installed,
+            max_stack_level,
+        )
+
     def __repr__(self) -> str:
         return f"ChargingProfiles({list(self.profiles.values())!r})"
 
@@ -342,3 +367,44 @@ def _instant(text: str | None) -> datetime | None:
         return None
     moment = datetime.fromisoformat(str(text).replace("Z", "+00:00"))
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)  # OCPP times are UTC when unmarked
+
+
+def installed_report(
+    kept: dict[str, dict], transactions: dict[str, dict], connectors: Iterable[int], model: dict, now: datetime
+) -> dict:
+    """What a charger holds, as recorded: its profiles and each connector's composite limit now (W).
+    `kept`: the recorded profiles by id; `transactions`: running ones by "evse/connector" key."""
+    profiles = ChargingProfiles.recorded(kept.values())
+    supply = Supply.of_model(model)
+    running = {int(key.split("/")[0]): value for key, value in transactions.items()}
+    limits = []
+    for connector in sorted(set(connectors)):
+        transaction = running.get(connector)
+        tx = None
+        if transaction is not None:
+            started = transaction.get("started_at")
+            tx = Transaction(transaction["transaction_id"], datetime.fromisoformat(started) if started else now)
+        limits.append(
+            {
+                "connector_id": connector,
+                "limit_w": round(profiles.connector_limit_w(now, connector, supply, tx), 1),
+                "transaction_id": tx.id if tx else None,
+            }
+        )
+    return {
+        "profiles": [
+            {
+                "id": profile.id,
+                "connector_id": profile.connector,
+                "purpose": profile.purpose,
+                "stack_level": profile.stack_level,
+                "kind": profile.kind,
+                "charging_rate_unit": profile.unit,
+                "transaction_id": profile.transaction_id,
+                "installed_at": kept[str(profile.id)]["installed_at"],
+                "profile": kept[str(profile.id)]["profile"],
+            }
+            for profile in sorted(profiles.profiles.values(), key=lambda p: p.id)
+        ],
+        "connectors": limits,
+    }

@@ -631,16 +631,16 @@ async def test_charging_profiles_are_kept_and_cleared(wire):
     assert await csms.ask("SetChargingProfile", {"evseId": 9, "chargingProfile": profile}, "2") == [
         3,
         "2",
-        {"status": "Rejected"},
+        {"status": "Rejected", "statusInfo": {"reasonCode": "InvalidProfile", "additionalInfo": "no connector 9"}},
     ]
-    assert set(station.profiles) == {3}
+    assert set(station.charging.profiles) == {3}
     assert await csms.ask("ClearChargingProfile", {"chargingProfileCriteria": {"evseId": 2}}, "3") == [
         3,
         "3",
         {"status": "Unknown"},
     ]
     assert await csms.ask("ClearChargingProfile", {"chargingProfileId": 3}, "4") == [3, "4", {"status": "Accepted"}]
-    assert station.profiles == {}
+    assert station.charging.profiles == {}
 
 
 async def test_composite_schedule_at_the_model_power(wire):
@@ -660,7 +660,7 @@ async def test_composite_schedule_at_the_model_power(wire):
         },
     ]
     frame = await csms.ask("GetCompositeSchedule", {"duration": 60, "evseId": 0, "chargingRateUnit": "A"}, "2")
-    assert frame[2]["schedule"]["chargingSchedulePeriod"] == [{"startPeriod": 0, "limit": 31.9}]
+    assert frame[2]["schedule"]["chargingSchedulePeriod"] == [{"startPeriod": 0, "limit": 31.9, "numberPhases": 3}]
     assert await csms.ask("GetCompositeSchedule", {"duration": 60, "evseId": 9}, "3") == [
         3,
         "3",

@@ -33,6 +33,7 @@ from adapters.http.models.local_auth import (
     LocalListMutationResponse,
     SendLocalListRequest,
 )
+from adapters.http.models.smart_charging import ChargingProfilesResponse
 from adapters.http.routes.commands import failed_as_400, outcome, queue_command
 from adapters.http.routes.common import served_charger
 from adapters.http.routes.fanout import fan_out_commands
@@ -65,6 +66,15 @@ async def get_configuration(charger_id: str, query: ConfigurationQuery) -> dict:
     keys = [key.strip() for key in (query.keys or "").split(",") if key.strip()] or None
     entries = await run(services().gateway.charger_configuration, who, UUID(doc["id"]), keys)
     return {"configuration": entries}
+
+
+@bp.get("/chargers/<charger_id>/charging-profiles")
+@responds(ChargingProfilesResponse, errors=(401, 403, 404))
+async def get_charging_profiles(charger_id: str) -> dict:
+    """The charging profiles the charge point holds (as recorded) and each connector's composite limit now."""
+    who = await actor()
+    doc = await served_charger(who, charger_id)
+    return await run(services().gateway.charging_profiles, who, UUID(doc["id"]))
 
 
 @bp.post("/chargers/<charger_id>/configuration")
