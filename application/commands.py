@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from uuid import UUID
 
+from application.base import GatewayBase
 from application.ports import Actor
-from application.simulation import Queued
+from application.results import Queued
 from domain.chargepoint.smart_charging import installed_report
 from domain.charger import Charger
 from domain.command import LOCAL_KINDS, Command, command_payload
@@ -15,20 +16,17 @@ from domain.configuration import Configuration16, DeviceModel201, configuration_
 from domain.errors import DomainError, InvalidValue
 from domain.runtime import ChargerRuntime, runtime_id
 
-if TYPE_CHECKING:
-    from application.gateway import Gateway
 
-
-class CommandUseCases:
+class CommandUseCases(GatewayBase):
     """Commands are records: the API queues them, the simulator carries them out and records the outcome."""
 
-    def request_command(self: Gateway, actor: Actor, charger_id: UUID, kind: str, body: dict[str, Any]) -> Queued:
+    def request_command(self, actor: Actor, charger_id: UUID, kind: str, body: dict[str, Any]) -> Queued:
         charger = self._owned(Charger, actor, charger_id, "charger")
         command = self._command_for(actor, charger, kind, body)
         return Queued(command, charger, self._save(actor, command))
 
     def request_commands(
-        self: Gateway, actor: Actor, charger_ids: list[UUID], kind: str, body: dict[str, Any]
+        self, actor: Actor, charger_ids: list[UUID], kind: str, body: dict[str, Any]
     ) -> dict[UUID, Queued | DomainError]:
         """One command per charger, saved together (a location fan-out): each charger accepts or refuses alone."""
         outcomes: dict[UUID, Queued | DomainError] = {}
@@ -45,7 +43,7 @@ class CommandUseCases:
                 outcomes[charger_id] = Queued(command, charger, position)
         return outcomes
 
-    def _command_for(self: Gateway, actor: Actor, charger: Charger, kind: str, body: dict[str, Any]) -> Command:
+    def _command_for(self, actor: Actor, charger: Charger, kind: str, body: dict[str, Any]) -> Command:
         if kind not in LOCAL_KINDS:
             charger.require_running()
         payload = command_payload(kind, charger.ocpp_version, int(charger.model["connector_count"]), body)
@@ -59,7 +57,7 @@ class CommandUseCases:
             ocpp_version=charger.ocpp_version.lower(),
         )
 
-    def _check_configuration(self: Gateway, charger: Charger, changes: dict[str, str]) -> None:
+    def _check_configuration(self, charger: Charger, changes: dict[str, str]) -> None:
         if not changes:
             raise InvalidValue("configuration", "name at least one key to change")
         store = self._configuration_of(charger)
@@ -68,20 +66,20 @@ class CommandUseCases:
             raise InvalidValue("configuration", "; ".join(problems))
 
     def charger_configuration(
-        self: Gateway, actor: Actor, charger_id: UUID, keys: list[str] | None
+        self, actor: Actor, charger_id: UUID, keys: list[str] | None
     ) -> list[dict[str, str | None]]:
         """The charger's configuration as its charge point holds it (all keys, or the keys asked that exist)."""
         charger = self._owned(Charger, actor, charger_id, "charger")
         entries, _ = self._configuration_of(charger).get(keys)
         return [{"key": entry.key, "value": entry.value, "readonly": entry.readonly} for entry in entries]
 
-    def local_auth_list(self: Gateway, actor: Actor, charger_id: UUID) -> dict[str, Any]:
+    def local_auth_list(self, actor: Actor, charger_id: UUID) -> dict[str, Any]:
         """The charge point's local authorization list: {"version", "entries"}."""
         charger = self._owned(Charger, actor, charger_id, "charger")
         runtime = self._runtime_of(charger)
         return runtime.local_list if runtime is not None else {"version": 0, "entries": []}
 
-    def charging_profiles(self: Gateway, actor: Actor, charger_id: UUID) -> dict[str, Any]:
+    def charging_profiles(self, actor: Actor, charger_id: UUID) -> dict[str, Any]:
         """The charging profiles the charge point holds (as recorded) and each connector's composite limit now."""
         charger = self._owned(Charger, actor, charger_id, "charger")
         runtime = self._runtime_of(charger)
@@ -90,10 +88,10 @@ class CommandUseCases:
         connectors = range(1, int(charger.model["connector_count"]) + 1)
         return installed_report(kept, transactions, connectors, charger.model, datetime.now(UTC))
 
-    def _configuration_of(self: Gateway, charger: Charger) -> Configuration16 | DeviceModel201:
+    def _configuration_of(self, charger: Charger) -> Configuration16 | DeviceModel201:
         runtime = self._runtime_of(charger)
         overrides = runtime.configuration if runtime is not None else {}
         return configuration_for(charger.ocpp_version, charger.model, charger.identity, overrides)
 
-    def _runtime_of(self: Gateway, charger: Charger) -> ChargerRuntime | None:
+    def _runtime_of(self, charger: Charger) -> ChargerRuntime | None:
         return self._get_or_none(ChargerRuntime, runtime_id(charger.id))

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from eventsourcing.persistence import IntegrityError
 
-from application.simulation import collect_observed
+from application.observations import collect_observed
 from application.waiting import wait_event
 from domain.frames import FrameRecorded
 from domain.runtime import ChargerRuntime

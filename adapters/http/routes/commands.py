@@ -35,7 +35,7 @@ from adapters.http.routes.common import charger_uuid, queued_body, served_charge
 from adapters.http.routes.fanout import fan_out_commands
 from adapters.http.validation import body, query, responds
 from application.ports import Actor
-from application.simulation import Queued
+from application.results import Queued
 from domain.command import TERMINAL
 from simulator.proxy import PROXY_VERSIONS, InvalidMessage, build_call
 

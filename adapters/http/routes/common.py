@@ -8,9 +8,8 @@ from uuid import UUID
 from adapters.http.context import run, services
 from adapters.http.errors import HttpError
 from adapters.store.views import Page
-from application.gateway import Written
 from application.ports import Actor
-from application.simulation import Queued
+from application.results import Queued, Written
 
 
 def page_body(found: Page, page: int, limit: int) -> dict:

@@ -12,7 +12,7 @@ from adapters.http.errors import HttpError
 from adapters.http.routes.charger_ops import failure_text
 from adapters.http.routes.common import location_uuid, queued_body
 from application.ports import Actor
-from application.simulation import Queued
+from application.results import Queued
 
 FANOUT_CONCURRENCY = 32
 
