@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
@@ -29,6 +30,8 @@ WIRE_KINDS = frozenset(
         "proxy_message",
         "inject_fault",
         "clear_fault",
+        "reserve_now",
+        "cancel_reservation",
     }
 )
 """Commands a connected charge point carries out on the wire: a stopped charger refuses them."""
@@ -72,17 +75,24 @@ def check_id_tag(ocpp_version: str, id_tag: str) -> str:
     return id_tag
 
 
-SELECTING_KINDS = WIRE_KINDS - {"stop_transaction", "authorize_id_tag", "proxy_message"}
+SELECTING_KINDS = WIRE_KINDS - {"stop_transaction", "authorize_id_tag", "proxy_message", "cancel_reservation"}
+MAX_INT = 2**31 - 1
 
 
 def command_payload(kind: str, ocpp_version: str, connector_count: int, body: dict[str, Any]) -> dict[str, Any]:
     """A command's payload as the charge point will carry it out: the connector named in the charger's OCPP
     terms, and every input checked (InvalidValue otherwise)."""
     payload: dict[str, Any] = {}
-    if kind in SELECTING_KINDS:
+    if kind == "reserve_now" and 0 in (body.get("connector_id"), body.get("evse_id")):
+        payload["connector_id" if ocpp_version == "OCPP1.6" else "evse_id"] = 0  # the charger, any connector
+    elif kind in SELECTING_KINDS:
         payload.update(select_connector(ocpp_version, connector_count, body.get("evse_id"), body.get("connector_id")))
-    if kind in ("start_session", "start_transaction", "authorize_id_tag"):
+    if kind in ("start_session", "start_transaction", "authorize_id_tag", "reserve_now"):
         payload["id_tag"] = check_id_tag(ocpp_version, body.get("id_tag") or "")
+    if kind == "reserve_now":
+        payload.update(_reservation_fields(ocpp_version, body))
+    if kind == "cancel_reservation":
+        payload["reservation_id"] = _reservation_id(body.get("reservation_id"), required=True)
     if kind == "power_update":
         payload["power_w"] = int(body["power_w"])
     if kind == "stop_transaction":
@@ -98,6 +108,32 @@ def command_payload(kind: str, ocpp_version: str, connector_count: int, body: di
         if len(set(tags)) != len(tags):
             raise InvalidValue("entries", "an id_tag appears more than once")
     return payload
+
+
+def _reservation_fields(ocpp_version: str, body: dict[str, Any]) -> dict[str, Any]:
+    fields: dict[str, Any] = {}
+    expiry = body.get("expiry_date")
+    if expiry is not None:
+        moment = expiry if isinstance(expiry, datetime) else _moment(str(expiry))
+        fields["expiry_date"] = (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).isoformat()
+    if body.get("reservation_id") is not None:
+        fields["reservation_id"] = _reservation_id(body["reservation_id"])
+    if body.get("parent_id_tag"):
+        fields["parent_id_tag"] = check_id_tag(ocpp_version, body["parent_id_tag"])
+    return fields
+
+
+def _moment(text: str) -> datetime:
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise InvalidValue("expiry_date", "must be an ISO 8601 date and time") from None
+
+
+def _reservation_id(value: Any, required: bool = False) -> int:
+    if (value is None and required) or (value is not None and not (isinstance(value, int) and 0 <= value <= MAX_INT)):
+        raise InvalidValue("reservation_id", f"must be an integer from 0 to {MAX_INT}")
+    return int(value)
 
 
 class Command(Aggregate):

@@ -132,6 +132,16 @@ class ChargerRuntime(Aggregate):
             profiles.pop(str(gone), None)
         profiles[str(profile_id)] = {"connector": connector, "profile": profile, "installed_at": installed_at}
 
+    @event("ReservationMade")
+    def reservation_made(self, reservation: dict[str, Any]) -> None:
+        """A reservation held from now on ({"id", "connector", "id_tag", "expiry", "parent_id_tag"})."""
+        self._kept("reservations")[str(reservation["id"])] = reservation
+
+    @event("ReservationEnded")
+    def reservation_ended(self, reservation_id: int, reason: str) -> None:
+        """Used by a start, Removed (cancelled) or Expired."""
+        self._kept("reservations").pop(str(reservation_id), None)
+
     @event("ChargingProfilesCleared")
     def charging_profiles_cleared(self, profile_ids: list[int]) -> None:
         for gone in profile_ids:
@@ -148,6 +158,10 @@ class ChargerRuntime(Aggregate):
     @property
     def meters(self) -> dict[str, dict[str, Any]]:
         return self._kept("meters")
+
+    @property
+    def reservations(self) -> dict[str, dict[str, Any]]:
+        return self._kept("reservations")
 
     @property
     def charging_profiles(self) -> dict[str, dict[str, Any]]:

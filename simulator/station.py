@@ -13,7 +13,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 from uuid import UUID
@@ -29,8 +29,10 @@ from simulator.local_state import apply_local
 from simulator.meter import Meter
 from simulator.proxy import build_call
 from simulator.recorder import ObservationRecorder
+from simulator.reservation_desk import ReservationDesk, instant
 
 log = logging.getLogger("ocpplab.simulator")
+RESERVATION_DEFAULT = timedelta(minutes=30)  # a reservation made through the API without an expiry
 DEFAULT_RETRY_INTERVAL = 30  # seconds between BootNotifications while Pending/Rejected without an interval
 
 
@@ -119,7 +121,7 @@ def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-class Station(ChargingLimits):
+class Station(ChargingLimits, ReservationDesk):
     """Behaviour shared by both OCPP versions, mixed in before the ocpp library's ChargePoint (it wraps its call
     handling). The subclass provides the protocol-specific messages."""
 
@@ -160,6 +162,7 @@ class Station(ChargingLimits):
         else:
             self._restore(runtime)
         self.setup_charging_limits()
+        self.setup_reservations()
 
     def _restore(self, runtime: ChargerRuntime) -> None:
         """Rebuilds the connectors from what was observed: availability, faults, meters, transactions."""
@@ -270,6 +273,7 @@ class Station(ChargingLimits):
 
     async def _work(self) -> None:
         self._spawn(self.follow_limits())
+        self._spawn(self.follow_reservations())
         await self.boot()
         for connector in self.status_targets():
             await self.report_status(connector)
@@ -343,6 +347,36 @@ class Station(ChargingLimits):
     def usable(connector: Connector) -> None:
         if connector.status in ("Faulted", "Unavailable"):
             raise CommandRefused(f"not possible: connector {connector.key} is {connector.status}")
+
+    def may_start(self, connector: Connector, id_tag: str) -> None:
+        """A driver's start: refused on a broken connector or one reserved for someone else."""
+        self.usable(connector)
+        refusal = self.reservation_refusal(connector, id_tag)
+        if refusal is not None:
+            raise CommandRefused(refusal)
+
+    async def do_reserve_now(
+        self,
+        id_tag: str,
+        expiry_date: str | None = None,
+        reservation_id: int | None = None,
+        parent_id_tag: str | None = None,
+        **selection: Any,
+    ) -> dict[str, Any]:
+        """Reserves a connector (or, with connector / EVSE 0, the charger) as the CSMS's ReserveNow would."""
+        target = selection.get("evse_id", selection.get("connector_id", 0))
+        expiry = instant(expiry_date) if expiry_date else datetime.now(UTC) + RESERVATION_DEFAULT
+        if reservation_id is None:
+            reservation_id = max(self.reservations.held, default=0) + 1
+        status = self.reserve(target, id_tag, expiry, reservation_id, parent_id_tag)
+        if status != "Accepted":
+            raise CommandRefused(f"reservation refused: {status}", {"status": status})
+        return {"reservation_id": reservation_id, "expiry_date": expiry.isoformat(), **selection, "status": status}
+
+    async def do_cancel_reservation(self, reservation_id: int) -> dict[str, Any]:
+        if not self.cancel_reservation(reservation_id):
+            raise CommandRefused(f"not possible: no reservation {reservation_id}")
+        return {"reservation_id": reservation_id, "status": "Accepted"}
 
     @staticmethod
     def claim(connector: Connector) -> None:

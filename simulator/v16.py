@@ -13,9 +13,8 @@ from ocpp.v16.enums import Action
 
 from domain.configuration import Configuration16
 from simulator.meter import measurand_list, sampled_values_16
+from simulator.reservation_desk import instant
 from simulator.station import CommandRefused, Connector, Station, now_iso
-
-RESERVABLE = ("Available",)
 
 
 class ChargePoint16(Station, ChargePoint):
@@ -23,6 +22,7 @@ class ChargePoint16(Station, ChargePoint):
 
     heartbeat_key = "HeartbeatInterval"
     profile_keys = ("ChargeProfileMaxStackLevel", "MaxChargingProfilesInstalled")
+    zero_reservation_key = "ReserveConnectorZeroSupported"
     sample_interval_key = "MeterValueSampleInterval"
     authorization_keys = ("LocalPreAuthorize", "LocalAuthListEnabled", "AuthorizationCacheEnabled")
 
@@ -110,7 +110,11 @@ class ChargePoint16(Station, ChargePoint):
             await self.set_status(connector, "Preparing")
         answer = await self.call(
             call.StartTransaction(
-                connector_id=connector.connector_id, id_tag=id_tag, meter_start=connector.meter_wh, timestamp=now_iso()
+                connector_id=connector.connector_id,
+                id_tag=id_tag,
+                meter_start=connector.meter_wh,
+                timestamp=now_iso(),
+                reservation_id=self.claim_reservation(connector, id_tag),
             )
         )
         if answer is None:
@@ -190,7 +194,7 @@ class ChargePoint16(Station, ChargePoint):
 
     async def do_start_session(self, id_tag: str, connector_id: int) -> dict[str, Any]:
         connector = self.connector_at(connector_id=connector_id)
-        self.usable(connector)
+        self.may_start(connector, id_tag)
         self.claim(connector)
         try:
             plugged_here = not connector.plugged
@@ -206,7 +210,7 @@ class ChargePoint16(Station, ChargePoint):
 
     async def do_start_transaction(self, id_tag: str, connector_id: int) -> dict[str, Any]:
         connector = self.connector_at(connector_id=connector_id)
-        self.usable(connector)
+        self.may_start(connector, id_tag)
         self.claim(connector)
         try:
             return await self._start(connector, id_tag, report_status=False)
@@ -252,9 +256,10 @@ class ChargePoint16(Station, ChargePoint):
         if (
             connector is None
             or connector.connector_id == 0
-            or connector.status not in ("Available", "Preparing")
+            or connector.status not in ("Available", "Preparing", "Reserved")
             or connector.transaction_id
             or connector.extra.get("starting")
+            or self.reservation_refusal(connector, id_tag)
         ):
             return call_result.RemoteStartTransaction(status="Rejected")
         self.claim(connector)
@@ -401,30 +406,22 @@ class ChargePoint16(Station, ChargePoint):
         return call_result.DataTransfer(status="UnknownVendorId")
 
     @on(Action.reserve_now)
-    def on_reserve_now(self, connector_id: int, expiry_date: str, id_tag: str, reservation_id: int, **_: Any):
-        connector = self.connectors.get((connector_id, connector_id)) if connector_id else self._free_connector()
-        if connector is None:
-            return call_result.ReserveNow(status="Rejected")
-        if connector.status == "Faulted":
-            return call_result.ReserveNow(status="Faulted")
-        if connector.status == "Unavailable":
-            return call_result.ReserveNow(status="Unavailable")
-        if connector.status not in RESERVABLE and connector.reservation_id != reservation_id:
-            return call_result.ReserveNow(status="Occupied")
-        connector.reservation_id = reservation_id
-        if connector.connector_id != 0:
-            self.after(self.set_status(connector, "Reserved"))
-        return call_result.ReserveNow(status="Accepted")
+    def on_reserve_now(
+        self,
+        connector_id: int,
+        expiry_date: str,
+        id_tag: str,
+        reservation_id: int,
+        parent_id_tag: str | None = None,
+        **_: Any,
+    ):
+        status = self.reserve(connector_id, id_tag, instant(expiry_date), reservation_id, parent_id_tag)
+        return call_result.ReserveNow(status=status)
 
     @on(Action.cancel_reservation)
     def on_cancel_reservation(self, reservation_id: int, **_: Any):
-        connector = next((c for c in self.connectors.values() if c.reservation_id == reservation_id), None)
-        if connector is None:
-            return call_result.CancelReservation(status="Rejected")
-        connector.reservation_id = None
-        if connector.status == "Reserved":
-            self.after(self.set_status(connector, "Available"))
-        return call_result.CancelReservation(status="Accepted")
+        cancelled = self.cancel_reservation(reservation_id)
+        return call_result.CancelReservation(status="Accepted" if cancelled else "Rejected")
 
     @on(Action.set_charging_profile)
     def on_set_charging_profile(self, connector_id: int, cs_charging_profiles: dict[str, Any], **_: Any):

@@ -14,6 +14,7 @@ from ocpp.v201.enums import Action
 
 from domain.configuration import DeviceModel201
 from simulator.meter import measurand_list, sampled_values_201
+from simulator.reservation_desk import instant
 from simulator.station import CommandRefused, Connector, Station, now_iso
 
 REPORT_CHUNK = 20  # NotifyReport items per message when DeviceDataCtrlr.ItemsPerMessage is not set
@@ -46,6 +47,7 @@ class ChargePoint201(Station, ChargePoint):
 
     heartbeat_key = "OCPPCommCtrlr.HeartbeatInterval"
     profile_keys = ("SmartChargingCtrlr.ProfileStackLevel", "SmartChargingCtrlr.Entries")
+    zero_reservation_key = "ReservationCtrlr.NonEvseSpecific"
     sample_interval_key = "SampledDataCtrlr.TxUpdatedInterval"
     authorization_keys = ("AuthCtrlr.LocalPreAuthorize", "LocalAuthListCtrlr.Enabled", "AuthCacheCtrlr.Enabled")
     notify_delay = 0.2  # seconds between simulated firmware and log status notifications
@@ -169,8 +171,7 @@ class ChargePoint201(Station, ChargePoint):
     ) -> str:
         """TransactionEvent Started; the CSMS's idTokenInfo decides whether it goes on (its verdict returned)."""
         transaction_id = str(uuid4())
-        reservation_id, connector.reservation_id = connector.reservation_id, None
-        connector.extra.pop("reserved_for", None)
+        reservation_id = self.claim_reservation(connector, id_token)
         connector.extra["transaction"], connector.extra["seq_no"] = transaction_id, 0
         connector.id_tag = id_token
         if report_status and connector.status != "Occupied":
@@ -287,7 +288,7 @@ class ChargePoint201(Station, ChargePoint):
 
     async def do_start_session(self, id_tag: str, evse_id: int, connector_id: int) -> dict[str, Any]:
         connector = self.connector_at(evse_id, connector_id)
-        self.usable(connector)
+        self.may_start(connector, id_tag)
         self.claim(connector)  # a transaction the plug began (not authorized yet) is taken over below
         try:
             plugged_here = not connector.plugged
@@ -303,7 +304,11 @@ class ChargePoint201(Station, ChargePoint):
                 self.apply_limits()  # a connector that draws takes its share of the station maximum
                 self.observe("transaction_authorized", connector.evse_id, connector.connector_id, id_tag)
                 await self.transaction_event(
-                    connector, "Updated", "Authorized", id_token={"id_token": id_tag, "type": "ISO14443"}
+                    connector,
+                    "Updated",
+                    "Authorized",
+                    id_token={"id_token": id_tag, "type": "ISO14443"},
+                    reservation_id=self.claim_reservation(connector, id_tag),
                 )
                 return self._started(connector)
             return await self._start(connector, id_tag, report_status=True)
@@ -312,7 +317,7 @@ class ChargePoint201(Station, ChargePoint):
 
     async def do_start_transaction(self, id_tag: str, evse_id: int, connector_id: int) -> dict[str, Any]:
         connector = self.connector_at(evse_id, connector_id)
-        self.usable(connector)
+        self.may_start(connector, id_tag)
         if connector.transaction_id:  # even one the plug began: a raw start is a new transaction
             raise CommandRefused(f"not possible: EVSE {evse_id} already has transaction {connector.transaction_id}")
         self.claim(connector)
@@ -396,12 +401,12 @@ class ChargePoint201(Station, ChargePoint):
         finally:
             self.release(connector)
 
-    def _may_start(self, connector: Connector, id_token: str) -> bool:
+    def _may_start(self, connector: Connector, id_token: str | None) -> bool:
         if connector.transaction_id or connector.extra.get("starting"):
             return False
-        if connector.status == "Reserved":
-            return connector.extra.get("reserved_for") == id_token
-        return connector.status in ("Available", "Occupied")
+        return connector.status in ("Available", "Occupied", "Reserved") and (
+            self.reservation_refusal(connector, id_token) is None
+        )
 
     @on(Action.request_stop_transaction)
     def on_request_stop_transaction(self, transaction_id: str, **_: Any):
@@ -598,31 +603,30 @@ class ChargePoint201(Station, ChargePoint):
 
     @on(Action.reserve_now)
     def on_reserve_now(
-        self, id: int, expiry_date_time: str, id_token: dict[str, Any], evse_id: int | None = None, **_: Any
+        self,
+        id: int,
+        expiry_date_time: str,
+        id_token: dict[str, Any],
+        evse_id: int | None = None,
+        group_id_token: dict[str, Any] | None = None,
+        **_: Any,
     ):
-        connector = self.connector_for(evse_id, 1) if evse_id else self._free_connector()
-        if connector is None:
-            return call_result.ReserveNow(status="Rejected" if evse_id else "Occupied")
-        if connector.status in ("Faulted", "Unavailable"):
-            return call_result.ReserveNow(status=connector.status)
-        if connector.status != "Available" and connector.reservation_id != id:
-            return call_result.ReserveNow(status="Occupied")
-        connector.reservation_id = id
-        connector.extra["reserved_for"] = id_token["id_token"]
-        if connector.status != "Reserved":
-            self.after(self.set_status(connector, "Reserved"))
-        return call_result.ReserveNow(status="Accepted")
+        if not self.configuration.bool_value("ReservationCtrlr.Enabled", True):
+            return call_result.ReserveNow(status="Rejected")
+        parent = (group_id_token or {}).get("id_token")
+        status = self.reserve(evse_id or 0, id_token["id_token"], instant(expiry_date_time), id, parent)
+        return call_result.ReserveNow(status=status)
 
     @on(Action.cancel_reservation)
     def on_cancel_reservation(self, reservation_id: int, **_: Any):
-        connector = next((c for c in self.connectors.values() if c.reservation_id == reservation_id), None)
-        if connector is None:
-            return call_result.CancelReservation(status="Rejected")
-        connector.reservation_id = None
-        connector.extra.pop("reserved_for", None)
-        if connector.status == "Reserved":
-            self.after(self.set_status(connector, "Available"))
-        return call_result.CancelReservation(status="Accepted")
+        cancelled = self.cancel_reservation(reservation_id)
+        return call_result.CancelReservation(status="Accepted" if cancelled else "Rejected")
+
+    async def report_reservation_end(self, reservation_id: int, reason: str) -> None:
+        if reason in ("Expired", "Removed"):
+            await self.call(
+                call.ReservationStatusUpdate(reservation_id=reservation_id, reservation_update_status=reason)
+            )
 
     @on(Action.set_charging_profile)
     def on_set_charging_profile(self, evse_id: int, charging_profile: dict[str, Any], **_: Any):

@@ -31,6 +31,7 @@ MODEL = {
 }
 CLOCK = datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)
 NOW = "2025-01-02T03:04:05.000Z"
+FUTURE = "2099-01-02T03:04:05.000Z"
 
 
 class FakeWebsocket:
@@ -539,7 +540,8 @@ async def test_change_availability_of_one_evse_and_back(wire):
 
 async def test_reserve_now_and_cancel_reservation(wire):
     station, csms, _ = wire
-    reservation = {"id": 11, "expiryDateTime": NOW, "idToken": {"idToken": "TAG1", "type": "ISO14443"}, "evseId": 2}
+    reservation = {"id": 11, "expiryDateTime": FUTURE, "idToken": {"idToken": "TAG1", "type": "ISO14443"}, "evseId": 2}
+    assert await csms.ask("ReserveNow", {**reservation, "expiryDateTime": NOW}, "0") == [3, "0", {"status": "Rejected"}]
     assert await csms.ask("ReserveNow", reservation) == [3, "1", {"status": "Accepted"}]
     await csms.expect_call("StatusNotification", status(2, "Reserved"))
     assert await csms.ask(
@@ -550,6 +552,7 @@ async def test_reserve_now_and_cancel_reservation(wire):
     assert await csms.ask("ReserveNow", {**reservation, "id": 12}, "3") == [3, "3", {"status": "Occupied"}]
     assert await csms.ask("CancelReservation", {"reservationId": 11}, "4") == [3, "4", {"status": "Accepted"}]
     await csms.expect_call("StatusNotification", status(2, "Available"))
+    await csms.expect_call("ReservationStatusUpdate", {"reservationId": 11, "reservationUpdateStatus": "Removed"})
     assert await csms.ask("CancelReservation", {"reservationId": 11}, "5") == [3, "5", {"status": "Rejected"}]
     assert station.connectors[(2, 1)].reservation_id is None
 

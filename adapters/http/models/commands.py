@@ -45,6 +45,19 @@ class AuthorizeIdTagRequest(Request):
     id_tag: IdTag
 
 
+class ReserveNowRequest(ConnectorSelectionRequest):
+    """Our addition: the charger holds a connector (connector / EVSE 0: any one of it) for an id tag."""
+
+    id_tag: IdTag
+    expiry_date: datetime | None = Field(default=None, description="when the reservation ends; default 30 min")
+    reservation_id: int | None = Field(default=None, ge=0, le=2**31 - 1, description="default: the next free id")
+    parent_id_tag: IdTag | None = Field(default=None, description="tags of this parent may use it too")
+
+
+class CancelReservationRequest(Request):
+    reservation_id: int = Field(ge=0, le=2**31 - 1)
+
+
 class PowerUpdateRequest(ConnectorSelectionRequest):
     power_w: int = Field(ge=0, le=10_000_000, description="W; capped at the model's maximum power")
 
@@ -83,6 +96,14 @@ class LocationAuthorizeIdTagRequest(AuthorizeIdTagRequest):
 
 
 class LocationPowerUpdateRequest(PowerUpdateRequest):
+    charger_ids: ChargerIds
+
+
+class LocationReserveNowRequest(ReserveNowRequest):
+    charger_ids: ChargerIds
+
+
+class LocationCancelReservationRequest(CancelReservationRequest):
     charger_ids: ChargerIds
 
 

@@ -13,11 +13,14 @@ from adapters.http.context import run, services
 from adapters.http.errors import HttpError
 from adapters.http.models.commands import (
     AuthorizeIdTagRequest,
+    CancelReservationRequest,
     ConnectorSelectionRequest,
     LocationAuthorizeIdTagRequest,
+    LocationCancelReservationRequest,
     LocationCommandResponse,
     LocationConnectorRequest,
     LocationPowerUpdateRequest,
+    LocationReserveNowRequest,
     LocationStartSessionRequest,
     LocationStartTransactionRequest,
     LocationStopSessionRequest,
@@ -26,6 +29,7 @@ from adapters.http.models.commands import (
     ProxyMessageQuery,
     ProxyMessageRequest,
     QueuedCommandResponse,
+    ReserveNowRequest,
     StartSessionRequest,
     StartTransactionRequest,
     StopSessionRequest,
@@ -56,6 +60,8 @@ COMMANDS: dict[str, tuple[str, type[BaseModel], type[BaseModel]]] = {
     "ev-requests-energy": ("ev_requests_energy", ConnectorSelectionRequest, LocationConnectorRequest),
     "ev-stops-energy": ("ev_stops_energy", ConnectorSelectionRequest, LocationConnectorRequest),
     "power-update": ("power_update", PowerUpdateRequest, LocationPowerUpdateRequest),
+    "reserve-now": ("reserve_now", ReserveNowRequest, LocationReserveNowRequest),
+    "cancel-reservation": ("cancel_reservation", CancelReservationRequest, LocationCancelReservationRequest),
 }
 
 
