@@ -150,6 +150,8 @@ class Station(ChargingLimits, ReservationDesk):
         self.heartbeat_interval = self.configured_heartbeat()
         self._interval_changed = asyncio.Event()
         self._background: set[asyncio.Task] = set()
+        self._followers: dict[str, asyncio.Task] = {}
+        self.session_open = False  # tasks of this session may be spawned
         self.auth_cache: dict[str, str] = {}
         self.commands: asyncio.Queue[Ticket] = asyncio.Queue()
         self.ready = False  # booted and statuses reported: commands may go out
@@ -246,7 +248,7 @@ class Station(ChargingLimits, ReservationDesk):
             for task in done:
                 task.result()
         finally:
-            self.ready = False
+            self.ready = self.session_open = False
             await self._end_tasks(receiving, working, *self._background)
             self.return_unstarted()
             for connector in self.connectors.values():  # a gateway restart resumes from here
@@ -272,8 +274,11 @@ class Station(ChargingLimits, ReservationDesk):
                 task.exception()
 
     async def _work(self) -> None:
-        self._spawn(self.follow_limits())
-        self._spawn(self.follow_reservations())
+        self.session_open = True
+        if self.charging.profiles:
+            self.follow("limits", self.follow_limits)
+        if self.reservations.held:
+            self.follow("reservations", self.follow_reservations)
         await self.boot()
         for connector in self.status_targets():
             await self.report_status(connector)
@@ -705,10 +710,18 @@ class Station(ChargingLimits, ReservationDesk):
         else:
             self._spawn(coroutine)
 
-    def _spawn(self, coroutine: Any) -> None:
+    def _spawn(self, coroutine: Any) -> asyncio.Task:
         task = asyncio.create_task(self._guarded(coroutine))
         self._background.add(task)
         task.add_done_callback(self._background.discard)
+        return task
+
+    def follow(self, name: str, work: Callable[[], Any]) -> None:
+        """Runs one follower (of the limits, of the reservations) for the rest of the session, once it has work:
+        a charger without profiles or reservations keeps no task for them."""
+        task = self._followers.get(name)
+        if self.session_open and (task is None or task.done()):
+            self._followers[name] = self._spawn(work())
 
     async def _guarded(self, coroutine: Any) -> None:
         try:
