@@ -642,6 +642,13 @@ class Station(ChargingLimits, ReservationDesk):
         connector.status, connector.error_code = status, error_code
         await self.report_status(connector)
 
+    async def set_statuses(self, targets: list[Connector], status: str) -> None:
+        """ChangeAvailability's effect: each connector that is not yet so; an available reserved one is Reserved."""
+        for connector in targets:
+            wanted = "Reserved" if status == "Available" and connector.reservation_id is not None else status
+            if connector.status != wanted:
+                await self.set_status(connector, wanted)
+
     def _observed_status(self, connector: Connector) -> tuple[str, str] | None:
         saved = self.runtime.connectors.get(f"{connector.evse_id}/{connector.connector_id}")
         return (saved["status"], saved["error_code"]) if saved else None

@@ -393,13 +393,8 @@ class ChargePoint16(Station, ChargePoint):
         if any(c.transaction_id for c in targets):
             return call_result.ChangeAvailability(status="Scheduled")
         status = "Unavailable" if type == "Inoperative" else "Available"
-        self.after(self._set_all(targets, status))
+        self.after(self.set_statuses(targets, status))
         return call_result.ChangeAvailability(status="Accepted")
-
-    async def _set_all(self, targets: list[Connector], status: str) -> None:
-        for connector in targets:
-            if connector.status != status:
-                await self.set_status(connector, status)
 
     @on(Action.data_transfer)
     def on_data_transfer(self, vendor_id: str, **_: Any):

@@ -587,15 +587,8 @@ class ChargePoint201(Station, ChargePoint):
                     connector.extra["pending_status"], scheduled = wanted, True
             elif connector.status != "Faulted" and (connector.status == "Unavailable") != (wanted == "Unavailable"):
                 changes.append(connector)
-        self.after(self._set_all(changes, wanted))
+        self.after(self.set_statuses(changes, wanted))
         return call_result.ChangeAvailability(status="Scheduled" if scheduled else "Accepted")
-
-    async def _set_all(self, targets: list[Connector], status: str) -> None:
-        for connector in targets:
-            if status == "Available" and connector.reservation_id is not None:
-                await self.set_status(connector, "Reserved")
-            elif connector.status != status:
-                await self.set_status(connector, status)
 
     @on(Action.data_transfer)
     def on_data_transfer(self, vendor_id: str, **_: Any):
