@@ -27,7 +27,7 @@ log = logging.getLogger("ocpplab.simulator.maintenance")
 FRAMES_IN_FILE = 2000  # the newest recorded frames a diagnostics file draws from (then its time window applies)
 IDLE_CHECK = 1.0  # seconds between checks whether the transactions ended (an install waits for them)
 FIRMWARE_DONE = ("Installed", "InstallRebooting", "DownloadFailed", "InvalidSignature", "InstallationFailed")
-LOG_DONE = ("Uploaded", "UploadFailed")
+LOG_DONE = ("Uploaded", "UploadFailed", "UploadFailure")
 
 
 def moment(text: str | None) -> datetime | None:
@@ -203,7 +203,7 @@ class Maintenance:
             target = await transfers.upload(location, filename, body, retries, interval)
         except TransferFailed as failure:
             log.info("%s: %s", self.spec.identity, failure)
-            await self.log_status("UploadFailed", request_id)
+            await self.log_status("UploadFailure" if self._ocpp201 else "UploadFailed", request_id)
             return
         log.info("%s: uploaded %s (%d bytes) to %s", self.spec.identity, filename, len(body), target)
         await self.log_status("Uploaded", request_id)

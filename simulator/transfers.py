@@ -121,7 +121,7 @@ def _send(url: str, body: bytes, headers: dict[str, str], method: str) -> None:
         response.read()
 
 
-async def _attempts(what: str, work: Callable[[], T], retries: int | None, interval: int | None) -> T:
+async def _attempts(what: str, work: Callable[[], T], retries: int | None, interval: float | None) -> T:
     """Runs `work` in a thread, 1 + retries times at most, `interval` seconds apart."""
     retries = DEFAULT_RETRIES if retries is None else max(0, retries)
     interval = DEFAULT_RETRY_INTERVAL if interval is None else max(0, interval)
@@ -137,11 +137,13 @@ async def _attempts(what: str, work: Callable[[], T], retries: int | None, inter
     raise TransferFailed(f"{what} failed: {last}")
 
 
-async def download(url: str, retries: int | None = None, interval: int | None = None) -> Download:
+async def download(url: str, retries: int | None = None, interval: float | None = None) -> Download:
     return await _attempts(f"download of {url}", lambda: _download(url), retries, interval)
 
 
-async def upload(url: str, filename: str, body: bytes, retries: int | None = None, interval: int | None = None) -> str:
+async def upload(
+    url: str, filename: str, body: bytes, retries: int | None = None, interval: float | None = None
+) -> str:
     return await _attempts(f"upload to {url}", lambda: _upload(url, filename, body), retries, interval)
 
 
