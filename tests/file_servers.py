@@ -8,6 +8,7 @@ import posixpath
 import socket
 import socketserver
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ class Received:
     path: str
     headers: dict[str, str]
     body: bytes
+    at: float = field(default_factory=time.time)
 
 
 @dataclass
@@ -32,6 +34,11 @@ class FileServer:
 
     def url(self, path: str, scheme: str = "http") -> str:
         return f"{scheme}://127.0.0.1:{self.port}{path}"
+
+    @property
+    def times(self) -> list[float]:
+        """When each request came (time.time())."""
+        return [request.at for request in self.requests]
 
     def received(self, method: str) -> list[Received]:
         return [request for request in self.requests if request.method == method]
