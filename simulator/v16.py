@@ -3,7 +3,6 @@ Firmware Management profiles as a well-behaved station answers them."""
 
 from __future__ import annotations
 
-import asyncio
 import time
 from typing import Any
 
@@ -12,12 +11,13 @@ from ocpp.v16 import ChargePoint, call, call_result
 from ocpp.v16.enums import Action
 
 from domain.configuration import Configuration16
+from simulator.maintenance import Maintenance
 from simulator.meter import measurand_list, sampled_values_16
 from simulator.reservation_desk import instant
 from simulator.station import CommandRefused, Connector, Station, now_iso
 
 
-class ChargePoint16(Station, ChargePoint):
+class ChargePoint16(Maintenance, Station, ChargePoint):
     """Speaks OCPP 1.6J; connector 0 stands for the whole charge point."""
 
     heartbeat_key = "HeartbeatInterval"
@@ -50,7 +50,7 @@ class ChargePoint16(Station, ChargePoint):
                 charge_point_model=model.get("model_name", "Simulator")[:20],
                 charge_point_serial_number=self.spec.identity[:25],
                 charge_box_serial_number=self.spec.identity[:25],
-                firmware_version=str(model.get("firmware_version", "1.0.0"))[:50],
+                firmware_version=self.firmware_version(),
             )
         )
         if answer is None:
@@ -348,8 +348,8 @@ class ChargePoint16(Station, ChargePoint):
             "BootNotification": self.send_boot,
             "Heartbeat": self.send_heartbeat,
             "StatusNotification": lambda: self._status_of(connector_id),
-            "DiagnosticsStatusNotification": lambda: self.call(call.DiagnosticsStatusNotification(status="Idle")),
-            "FirmwareStatusNotification": lambda: self.call(call.FirmwareStatusNotification(status="Idle")),
+            "DiagnosticsStatusNotification": self.report_log_state,
+            "FirmwareStatusNotification": self.report_firmware_state,
             "MeterValues": lambda: self._meter_values(connector_id),
         }
         if requested_message not in senders:
@@ -453,24 +453,17 @@ class ChargePoint16(Station, ChargePoint):
         )
 
     @on(Action.get_diagnostics)
-    def on_get_diagnostics(self, location: str, **_: Any):
+    def on_get_diagnostics(
+        self, location: str, retries=None, retry_interval=None, start_time=None, stop_time=None, **_: Any
+    ):
         name = f"diagnostics-{self.spec.identity}.log"
-        self.after(self._notify_sequence(call.DiagnosticsStatusNotification, ("Uploading", "Uploaded")))
+        self.start_log_upload(location, name, start_time, stop_time, retries, retry_interval)
         return call_result.GetDiagnostics(file_name=name)
 
     @on(Action.update_firmware)
-    def on_update_firmware(self, location: str, retrieve_date: str, **_: Any):
-        self.after(
-            self._notify_sequence(
-                call.FirmwareStatusNotification, ("Downloading", "Downloaded", "Installing", "Installed")
-            )
-        )
+    def on_update_firmware(self, location: str, retrieve_date: str, retries=None, retry_interval=None, **_: Any):
+        self.start_firmware_update(location, retrieve_date, retries, retry_interval)
         return call_result.UpdateFirmware()
-
-    async def _notify_sequence(self, message: Any, statuses: tuple[str, ...]) -> None:
-        for status in statuses:
-            await asyncio.sleep(0.2)
-            await self.call(message(status=status))
 
     def _free_connector(self) -> Connector | None:
         return next((c for key, c in sorted(self.connectors.items()) if key[0] and c.status == "Available"), None)

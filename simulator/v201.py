@@ -3,7 +3,6 @@ remote control, firmware and diagnostics as a well-behaved station answers them.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from typing import Any
 from uuid import uuid4
@@ -13,9 +12,11 @@ from ocpp.v201 import ChargePoint, call, call_result
 from ocpp.v201.enums import Action
 
 from domain.configuration import DeviceModel201
+from simulator.maintenance import Maintenance
 from simulator.meter import measurand_list, sampled_values_201
 from simulator.reservation_desk import instant
 from simulator.station import CommandRefused, Connector, Station, now_iso
+from simulator.transfers import load_certificate
 
 REPORT_CHUNK = 20  # NotifyReport items per message when DeviceDataCtrlr.ItemsPerMessage is not set
 TRIGGER_REASONS = {  # stoppedReason -> triggerReason of the TransactionEvent Ended that reports it
@@ -42,7 +43,7 @@ def energy_sample(meter_wh: int, context: str) -> dict[str, Any]:
     }
 
 
-class ChargePoint201(Station, ChargePoint):
+class ChargePoint201(Maintenance, Station, ChargePoint):
     """Speaks OCPP 2.0.1; every EVSE has one connector, (evse_id, 1)."""
 
     heartbeat_key = "OCPPCommCtrlr.HeartbeatInterval"
@@ -50,7 +51,6 @@ class ChargePoint201(Station, ChargePoint):
     zero_reservation_key = "ReservationCtrlr.NonEvseSpecific"
     sample_interval_key = "SampledDataCtrlr.TxUpdatedInterval"
     authorization_keys = ("AuthCtrlr.LocalPreAuthorize", "LocalAuthListCtrlr.Enabled", "AuthCacheCtrlr.Enabled")
-    notify_delay = 0.2  # seconds between simulated firmware and log status notifications
 
     def __init__(self, identity: str, connection: Any, configuration: DeviceModel201) -> None:
         self._held: list[Any] | None = None
@@ -78,7 +78,7 @@ class ChargePoint201(Station, ChargePoint):
                     "model": model.get("model_name", "Simulator")[:20],
                     "vendor_name": model.get("brand_name", "OCPPLAB")[:50],
                     "serial_number": self.spec.identity[:25],
-                    "firmware_version": str(model.get("firmware_version", "1.0.0"))[:50],
+                    "firmware_version": self.firmware_version(),
                 },
                 reason=reason,
             )
@@ -543,8 +543,8 @@ class ChargePoint201(Station, ChargePoint):
             "Heartbeat": self.send_heartbeat,
             "StatusNotification": lambda: self._status_of(evse_id, connector_id),
             "MeterValues": lambda: self._meter_values(evse_id),
-            "FirmwareStatusNotification": lambda: self.call(call.FirmwareStatusNotification(status="Idle")),
-            "LogStatusNotification": lambda: self.call(call.LogStatusNotification(status="Idle")),
+            "FirmwareStatusNotification": self.report_firmware_state,
+            "LogStatusNotification": self.report_log_state,
         }
         if requested_message not in senders:
             return call_result.TriggerMessage(status="NotImplemented")
@@ -688,23 +688,32 @@ class ChargePoint201(Station, ChargePoint):
         return call_result.GetTransactionStatus(messages_in_queue=False, ongoing_indicator=ongoing)
 
     @on(Action.update_firmware)
-    def on_update_firmware(self, request_id: int, firmware: dict[str, Any], **_: Any):
-        self.after(
-            self._notify_sequence(
-                call.FirmwareStatusNotification, request_id, ("Downloading", "Downloaded", "Installing", "Installed")
-            )
+    def on_update_firmware(
+        self, request_id: int, firmware: dict[str, Any], retries=None, retry_interval=None, **_: Any
+    ):
+        certificate = firmware.get("signing_certificate")
+        if certificate and load_certificate(certificate) is None:
+            return call_result.UpdateFirmware(status="InvalidCertificate")
+        replaced = self.start_firmware_update(
+            firmware["location"],
+            firmware["retrieve_date_time"],
+            retries,
+            retry_interval,
+            request_id,
+            firmware.get("signature"),
+            certificate,
+            firmware.get("install_date_time"),
         )
-        return call_result.UpdateFirmware(status="Accepted")
+        return call_result.UpdateFirmware(status="AcceptedCanceled" if replaced else "Accepted")
 
     @on(Action.get_log)
-    def on_get_log(self, log: dict[str, Any], log_type: str, request_id: int, **_: Any):
-        self.after(self._notify_sequence(call.LogStatusNotification, request_id, ("Uploading", "Uploaded")))
-        return call_result.GetLog(status="Accepted", filename=f"{log_type}-{self.spec.identity}.log")
-
-    async def _notify_sequence(self, message: Any, request_id: int, statuses: tuple[str, ...]) -> None:
-        for status in statuses:
-            await asyncio.sleep(self.notify_delay)
-            await self.call(message(status=status, request_id=request_id))
+    def on_get_log(
+        self, log: dict[str, Any], log_type: str, request_id: int, retries=None, retry_interval=None, **_: Any
+    ):
+        name = f"{log_type}-{self.spec.identity}.log"
+        window = log.get("oldest_timestamp"), log.get("latest_timestamp")
+        replaced = self.start_log_upload(log["remote_location"], name, *window, retries, retry_interval, request_id)
+        return call_result.GetLog(status="AcceptedCanceled" if replaced else "Accepted", filename=name)
 
     def _free_connector(self) -> Connector | None:
         return next((c for c in self.status_targets() if c.status == "Available" and self._may_start(c, "")), None)
