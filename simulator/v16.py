@@ -20,6 +20,7 @@ from simulator.station import CommandRefused, Connector, Station, now_iso
 class ChargePoint16(Maintenance, Station, ChargePoint):
     """Speaks OCPP 1.6J; connector 0 stands for the whole charge point."""
 
+    messages, results = call, call_result
     heartbeat_key = "HeartbeatInterval"
     profile_keys = ("ChargeProfileMaxStackLevel", "MaxChargingProfilesInstalled")
     zero_reservation_key = "ReserveConnectorZeroSupported"
@@ -42,23 +43,16 @@ class ChargePoint16(Maintenance, Station, ChargePoint):
     def status_targets(self) -> list[Connector]:
         return [self.connectors[key] for key in sorted(self.connectors)]
 
-    async def send_boot(self) -> tuple[str, int]:
+    def boot_request(self, reason: str) -> call.BootNotification:
+        """1.6's BootNotification has no reason."""
         model = self.spec.model
-        answer = await self.call(
-            call.BootNotification(
-                charge_point_vendor=model.get("brand_name", "OCPPLAB")[:20],
-                charge_point_model=model.get("model_name", "Simulator")[:20],
-                charge_point_serial_number=self.spec.identity[:25],
-                charge_box_serial_number=self.spec.identity[:25],
-                firmware_version=self.firmware_version(),
-            )
+        return call.BootNotification(
+            charge_point_vendor=model.get("brand_name", "OCPPLAB")[:20],
+            charge_point_model=model.get("model_name", "Simulator")[:20],
+            charge_point_serial_number=self.spec.identity[:25],
+            charge_box_serial_number=self.spec.identity[:25],
+            firmware_version=self.firmware_version(),
         )
-        if answer is None:
-            return "CallError", 0
-        return answer.status, int(answer.interval)
-
-    async def send_heartbeat(self) -> None:
-        await self.call(call.Heartbeat())
 
     async def send_status(self, connector: Connector) -> None:
         await self.call(
@@ -211,11 +205,7 @@ class ChargePoint16(Maintenance, Station, ChargePoint):
     async def do_start_transaction(self, id_tag: str, connector_id: int) -> dict[str, Any]:
         connector = self.connector_at(connector_id=connector_id)
         self.may_start(connector, id_tag)
-        self.claim(connector)
-        try:
-            return await self._start(connector, id_tag, report_status=False)
-        finally:
-            self.release(connector)
+        return await self.start_claimed(connector, id_tag, report_status=False)
 
     async def _start(self, connector: Connector, id_tag: str, report_status: bool) -> dict[str, Any]:
         meter_start = connector.meter_wh
@@ -396,10 +386,6 @@ class ChargePoint16(Maintenance, Station, ChargePoint):
         self.after(self.set_statuses(targets, status))
         return call_result.ChangeAvailability(status="Accepted")
 
-    @on(Action.data_transfer)
-    def on_data_transfer(self, vendor_id: str, **_: Any):
-        return call_result.DataTransfer(status="UnknownVendorId")
-
     @on(Action.reserve_now)
     def on_reserve_now(
         self,
@@ -412,11 +398,6 @@ class ChargePoint16(Maintenance, Station, ChargePoint):
     ):
         status = self.reserve(connector_id, id_tag, instant(expiry_date), reservation_id, parent_id_tag)
         return call_result.ReserveNow(status=status)
-
-    @on(Action.cancel_reservation)
-    def on_cancel_reservation(self, reservation_id: int, **_: Any):
-        cancelled = self.cancel_reservation(reservation_id)
-        return call_result.CancelReservation(status="Accepted" if cancelled else "Rejected")
 
     @on(Action.set_charging_profile)
     def on_set_charging_profile(self, connector_id: int, cs_charging_profiles: dict[str, Any], **_: Any):

@@ -46,6 +46,7 @@ def energy_sample(meter_wh: int, context: str) -> dict[str, Any]:
 class ChargePoint201(Maintenance, Station, ChargePoint):
     """Speaks OCPP 2.0.1; every EVSE has one connector, (evse_id, 1)."""
 
+    messages, results = call, call_result
     heartbeat_key = "OCPPCommCtrlr.HeartbeatInterval"
     profile_keys = ("SmartChargingCtrlr.ProfileStackLevel", "SmartChargingCtrlr.Entries")
     zero_reservation_key = "ReservationCtrlr.NonEvseSpecific"
@@ -70,25 +71,17 @@ class ChargePoint201(Maintenance, Station, ChargePoint):
     def status_targets(self) -> list[Connector]:
         return [self.connectors[key] for key in sorted(self.connectors)]
 
-    async def send_boot(self, reason: str = "PowerUp") -> tuple[str, int]:
+    def boot_request(self, reason: str) -> call.BootNotification:
         model = self.spec.model
-        answer = await self.call(
-            call.BootNotification(
-                charging_station={
-                    "model": model.get("model_name", "Simulator")[:20],
-                    "vendor_name": model.get("brand_name", "OCPPLAB")[:50],
-                    "serial_number": self.spec.identity[:25],
-                    "firmware_version": self.firmware_version(),
-                },
-                reason=reason,
-            )
+        return call.BootNotification(
+            charging_station={
+                "model": model.get("model_name", "Simulator")[:20],
+                "vendor_name": model.get("brand_name", "OCPPLAB")[:50],
+                "serial_number": self.spec.identity[:25],
+                "firmware_version": self.firmware_version(),
+            },
+            reason=reason,
         )
-        if answer is None:
-            return "CallError", 0
-        return answer.status, int(answer.interval)
-
-    async def send_heartbeat(self) -> None:
-        await self.call(call.Heartbeat())
 
     async def send_status(self, connector: Connector) -> None:
         await self.call(
@@ -320,11 +313,7 @@ class ChargePoint201(Maintenance, Station, ChargePoint):
         self.may_start(connector, id_tag)
         if connector.transaction_id:  # even one the plug began: a raw start is a new transaction
             raise CommandRefused(f"not possible: EVSE {evse_id} already has transaction {connector.transaction_id}")
-        self.claim(connector)
-        try:
-            return await self._start(connector, id_tag, report_status=False)
-        finally:
-            self.release(connector)
+        return await self.start_claimed(connector, id_tag, report_status=False)
 
     async def _start(self, connector: Connector, id_tag: str, report_status: bool) -> dict[str, Any]:
         verdict = await self.start_transaction(connector, id_tag, report_status=report_status)
@@ -590,10 +579,6 @@ class ChargePoint201(Maintenance, Station, ChargePoint):
         self.after(self.set_statuses(changes, wanted))
         return call_result.ChangeAvailability(status="Scheduled" if scheduled else "Accepted")
 
-    @on(Action.data_transfer)
-    def on_data_transfer(self, vendor_id: str, **_: Any):
-        return call_result.DataTransfer(status="UnknownVendorId")
-
     @on(Action.reserve_now)
     def on_reserve_now(
         self,
@@ -609,11 +594,6 @@ class ChargePoint201(Maintenance, Station, ChargePoint):
         parent = (group_id_token or {}).get("id_token")
         status = self.reserve(evse_id or 0, id_token["id_token"], instant(expiry_date_time), id, parent)
         return call_result.ReserveNow(status=status)
-
-    @on(Action.cancel_reservation)
-    def on_cancel_reservation(self, reservation_id: int, **_: Any):
-        cancelled = self.cancel_reservation(reservation_id)
-        return call_result.CancelReservation(status="Accepted" if cancelled else "Rejected")
 
     async def report_reservation_end(self, reservation_id: int, reason: str) -> None:
         if reason in ("Expired", "Removed"):
