@@ -57,12 +57,20 @@ class ChargerRuntime(Aggregate):
         self.heartbeat_interval = interval
 
     @event("ConnectorStatusChanged")
-    def connector_status_changed(self, evse_id: int, connector_id: int, status: str, error_code: str | None) -> None:
+    def connector_status_changed(
+        self,
+        evse_id: int,
+        connector_id: int,
+        status: str,
+        error_code: str | None,
+        plugged: bool | None = None,  # recorded since a cable outlives a gateway restart
+    ) -> None:
         self.connectors[connector_key(evse_id, connector_id)] = {
             "evse_id": evse_id,
             "connector_id": connector_id,
             "status": status,
             "error_code": error_code,
+            "plugged": plugged,
         }
 
     @event("ConfigurationChanged")

@@ -28,6 +28,9 @@ from simulator.session import Session
 __all__ = ["ChargerSpec", "CommandRefused", "Connector", "Station", "Ticket", "now_iso"]
 
 
+PLUGGED_IDLE = ("Preparing", "Finishing", "Occupied")  # statuses of a connector with a cable in, no transaction
+
+
 class Station(
     Session,
     Routing,
@@ -96,6 +99,10 @@ class Station(
             saved = runtime.connectors.get(key)
             if saved and saved["status"] in ("Unavailable", "Faulted"):
                 connector.status, connector.error_code = saved["status"], saved.get("error_code") or "NoError"
+            if saved and saved.get("plugged"):  # the EV's cable is still in
+                connector.plugged = True
+                if saved["status"] in PLUGGED_IDLE:
+                    connector.status = saved["status"]
             meter = runtime.meters.get(key)
             if meter:
                 connector.meter.energy_wh = float(meter["meter_wh"])
@@ -147,16 +154,20 @@ class Station(
 
     async def report_status(self, connector: Connector) -> None:
         await self.send_status(connector)
-        if (connector.status, connector.error_code) != self._observed_status(connector):
+        if (connector.status, connector.error_code, connector.plugged) != self._observed_status(connector):
             self.observe(
                 "connector_status_changed",
                 connector.evse_id,
                 connector.connector_id,
                 connector.status,
                 connector.error_code,
+                connector.plugged,
             )
 
     async def set_status(self, connector: Connector, status: str, error_code: str = "NoError") -> None:
+        """A connector that becomes free while a reservation holds it is Reserved, not Available."""
+        if status == "Available" and connector.reservation_id is not None:
+            status = "Reserved"
         connector.status, connector.error_code = status, error_code
         await self.report_status(connector)
 
@@ -167,9 +178,9 @@ class Station(
             if connector.status != wanted:
                 await self.set_status(connector, wanted)
 
-    def _observed_status(self, connector: Connector) -> tuple[str, str] | None:
+    def _observed_status(self, connector: Connector) -> tuple[str, str, bool] | None:
         saved = self.runtime.connectors.get(f"{connector.evse_id}/{connector.connector_id}")
-        return (saved["status"], saved["error_code"]) if saved else None
+        return (saved["status"], saved["error_code"], bool(saved.get("plugged"))) if saved else None
 
     def observe(self, observation: str, *details: Any) -> None:
         """Records an observation on the runtime aggregate (a ChargerRuntime method) for the next flush."""
