@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from websockets.asyncio.client import connect
-from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidMessage, InvalidURI
 
 from domain.configuration import Configuration16, DeviceModel201
 from simulator.proxy import build_call
@@ -38,8 +38,14 @@ def system_context() -> ssl.SSLContext:
     return _SYSTEM_CAS
 
 
-def failure_text(error: BaseException) -> str:
+def failure_text(error: BaseException, tls: bool = False) -> str:
     """Why a connection attempt failed, as the charger's runtime view shows it."""
+    if tls and isinstance(error, InvalidMessage) and isinstance(error.__cause__, EOFError):
+        # TLS 1.3: a CSMS refusing the client certificate (or its absence) alerts after the client's handshake
+        # ended; the client only sees the connection close before any HTTP answer.
+        return "TLS: the CSMS closed the connection during the handshake (did it require a client certificate?)"
+    if not isinstance(error, ssl.SSLError) and isinstance(error.__cause__, ssl.SSLError):
+        error = error.__cause__  # websockets wraps a TLS alert read during the handshake
     if isinstance(error, ssl.SSLCertVerificationError):
         return f"TLS: the CSMS certificate did not verify ({error.verify_message or error.reason})"
     if isinstance(error, ssl.SSLError):
@@ -214,8 +220,10 @@ class ChargerRunner:
             )
         except (OSError, InvalidHandshake, InvalidURI, TimeoutError) as error:
             log.info("%s: cannot connect to %s: %s", spec.identity, spec.url, error)
-            self._failed(failure_text(error))
-            if isinstance(error, ssl.SSLCertVerificationError):
+            self._failed(failure_text(error, tls))
+            if isinstance(error, ssl.SSLCertVerificationError) or isinstance(
+                error.__cause__, ssl.SSLCertVerificationError
+            ):
                 self.memory.security_events[INVALID_CSMS_CERTIFICATE] = failure_text(error)[:255]
             return None
         if websocket.subprotocol != spec.subprotocol:
