@@ -10,7 +10,7 @@ from eventsourcing.application import AggregateNotFoundError
 from application.base import GatewayBase
 from application.ports import Actor
 from domain.command import Command
-from domain.frames import frame_log_id
+from domain.frames import FrameRecorded, frame_log_id
 from domain.runtime import ChargerRuntime, runtime_id
 
 
@@ -25,6 +25,10 @@ class SimulatorUseCases(GatewayBase):
         """The version of the newest frame of a charger's stream (0 when it has none)."""
         newest = list(self.events.get(frame_log_id(charger_id), desc=True, limit=1))
         return newest[0].originator_version if newest else 0
+
+    def recent_frames(self, charger_id: UUID, limit: int) -> list[FrameRecorded]:
+        """A charger's newest `limit` recorded frames, oldest first (what its diagnostics file holds)."""
+        return list(self.events.get(frame_log_id(charger_id), desc=True, limit=limit))[::-1]
 
     def runtime_for(self, tenant_id: str, charger_id: UUID) -> ChargerRuntime:
         """The charger's observed state, opened (unsaved) the first time the simulator runs it."""

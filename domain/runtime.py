@@ -155,6 +155,19 @@ class ChargerRuntime(Aggregate):
         for gone in profile_ids:
             self._kept("charging_profiles").pop(str(gone), None)
 
+    @event("FirmwareInstalled")
+    def firmware_installed(self, version: str, location: str, request_id: int | None, report_after_boot: bool) -> None:
+        """A firmware update installed `version` (from `location`): every later boot reports it; 2.0.1 says
+        Installed (with the request id) once it booted again."""
+        self._kept("firmware").update(
+            version=version, location=location, request_id=request_id, report_after_boot=report_after_boot
+        )
+
+    @event("FirmwareReported")
+    def firmware_reported(self) -> None:
+        """The Installed notification that follows the reboot went out."""
+        self._kept("firmware")["report_after_boot"] = False
+
     def _kept(self, name: str) -> dict[str, dict[str, Any]]:
         """A table added after the first runtimes were recorded (older snapshots lack it)."""
         return self.__dict__.setdefault(name, {})
@@ -174,6 +187,11 @@ class ChargerRuntime(Aggregate):
     @property
     def charging_profiles(self) -> dict[str, dict[str, Any]]:
         return self._kept("charging_profiles")
+
+    @property
+    def firmware(self) -> dict[str, Any]:
+        """The firmware a CSMS installed: version, location, request_id, report_after_boot (empty: the model's)."""
+        return self._kept("firmware")
 
     @property
     def faults(self) -> dict[str, dict[str, Any]]:

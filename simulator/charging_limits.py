@@ -135,6 +135,8 @@ class ChargingLimits:
         for target, connector in connectors.items():
             connector.meter.limit_to(moment, shares.get(target, own[target]))
         self._limits_changed.set()
+        if self.charging.profiles:
+            self.follow("limits", self.follow_limits)  # type: ignore[attr-defined]
 
     def next_limit_change(self) -> datetime | None:
         changes = [

@@ -62,6 +62,7 @@ class ReservationDesk:
             if connector.status != "Reserved":
                 self.after(self.set_status(connector, "Reserved"))  # type: ignore[attr-defined]
         self._reservations_changed.set()
+        self.follow("reservations", self.follow_reservations)  # type: ignore[attr-defined]
         return "Accepted"
 
     def cancel_reservation(self, reservation_id: int) -> bool:

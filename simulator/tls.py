@@ -17,7 +17,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 
 from domain.security import effective_profile, is_tls
-from simulator.station import ChargerSpec
+from simulator.model import ChargerSpec
 
 INVALID_CSMS_CERTIFICATE = "InvalidCsmsCertificate"
 RAM_DIR = Path("/dev/shm")  # noqa: S108 - RAM-backed when present: the (encrypted) key file never reaches a disk

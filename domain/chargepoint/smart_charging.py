@@ -333,12 +333,13 @@ class ChargingProfiles:
         return periods
 
     def next_change(self, after: datetime, connector: int, tx: Transaction | None) -> datetime | None:
-        """The next instant a connector's limit may change (a period boundary, a validity edge), if any soon."""
-        return min(self._changes(after, after + HORIZON, connector, tx, after), default=None)
+        """The next instant a connector's limit may change (a period boundary, a validity edge), if any soon.
+        Without a transaction a Relative schedule has not begun: it changes nothing until one starts."""
+        return min(self._changes(after, after + HORIZON, connector, tx, after, tx is not None), default=None)
 
-    def _changes(self, start, end, connector, tx, origin) -> Iterator[datetime]:
+    def _changes(self, start, end, connector, tx, origin, relative: bool = True) -> Iterator[datetime]:
         for profile in self.profiles.values():
-            if profile.connector in (0, connector):
+            if profile.connector in (0, connector) and (relative or profile.kind != "Relative"):
                 yield from profile.changes(start, end, tx, origin)
 
 

@@ -24,6 +24,7 @@ from tests.e2e.conftest import (
     csms_calls_after,
     gaps,
 )
+from tests.file_servers import http_server
 
 CORE_KEYS = {
     "HeartbeatInterval": False,
@@ -248,20 +249,28 @@ async def test_get_composite_schedule_answers_a_schedule_for_the_connector(csms:
     assert answer.charging_schedule["charging_schedule_period"][0]["start_period"] == 0
 
 
-async def test_get_diagnostics_names_a_file_and_reports_the_upload(csms: CsmsServer, cp: Charger) -> None:
-    answer = await csms.call(cp.identity, call.GetDiagnostics(location="ftp://diagnostics.example.test/upload"))
-    assert answer.file_name
-    marker = charger_answer_to_last(csms, cp.identity, "GetDiagnostics")
-    notifications = await csms_calls_after(csms, cp.identity, marker, "DiagnosticsStatusNotification", count=2)
+async def test_get_diagnostics_names_a_file_and_uploads_it(csms: CsmsServer, cp: Charger) -> None:
+    with http_server() as server:
+        answer = await csms.call(cp.identity, call.GetDiagnostics(location=server.url("/diagnostics/"), retries=0))
+        assert answer.file_name == f"diagnostics-{cp.identity}.log"
+        marker = charger_answer_to_last(csms, cp.identity, "GetDiagnostics")
+        notifications = await csms_calls_after(csms, cp.identity, marker, "DiagnosticsStatusNotification", count=2)
     assert [n["status"] for n in notifications] == ["Uploading", "Uploaded"]
+    [upload] = server.received("PUT")
+    assert upload.path == f"/diagnostics/{answer.file_name}"
+    assert b'"BootNotification"' in upload.body
 
 
-async def test_update_firmware_is_followed_by_firmware_status_notifications(csms: CsmsServer, cp: Charger) -> None:
-    request = call.UpdateFirmware(location="https://firmware.example.test/terra.bin", retrieve_date=later(0))
-    await csms.call(cp.identity, request)
-    marker = charger_answer_to_last(csms, cp.identity, "UpdateFirmware")
-    notifications = await csms_calls_after(csms, cp.identity, marker, "FirmwareStatusNotification", count=4)
+async def test_update_firmware_downloads_installs_and_reboots(csms: CsmsServer, cp: Charger) -> None:
+    with http_server({"/fw/terra-2.0.bin": b"firmware image"}) as server:
+        request = call.UpdateFirmware(location=server.url("/fw/terra-2.0.bin"), retrieve_date=later(0), retries=0)
+        await csms.call(cp.identity, request)
+        marker = charger_answer_to_last(csms, cp.identity, "UpdateFirmware")
+        notifications = await csms_calls_after(csms, cp.identity, marker, "FirmwareStatusNotification", count=4)
     assert [n["status"] for n in notifications] == ["Downloading", "Downloaded", "Installing", "Installed"]
+    assert [r.path for r in server.received("GET")] == ["/fw/terra-2.0.bin"]
+    boots = await csms.wait_for(cp.identity, "BootNotification", count=2, timeout=RECONNECT + 2)
+    assert boots[-1]["firmwareVersion"] == "terra-2.0"
 
 
 async def test_remote_start_and_remote_stop_transaction_reach_the_csms_as_start_and_stop_transaction(

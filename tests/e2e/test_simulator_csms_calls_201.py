@@ -24,6 +24,7 @@ from tests.e2e.conftest import (
     gaps,
     never,
 )
+from tests.file_servers import http_server
 
 TOKEN = {"id_token": "TAG-201", "type": "ISO14443"}
 
@@ -293,26 +294,37 @@ async def test_get_transaction_status_without_a_transaction_reports_an_empty_que
     assert (unknown.messages_in_queue, unknown.ongoing_indicator) == (False, False)
 
 
-async def test_update_firmware_is_followed_by_firmware_status_notifications(csms: CsmsServer, cs: Charger) -> None:
-    firmware = {"location": "https://firmware.example.test/terra.bin", "retrieve_date_time": later(0)}
-    answer = await csms.call(cs.identity, call.UpdateFirmware(request_id=9, firmware=firmware))
-    assert answer.status == "Accepted"
-    marker = charger_answer_to_last(csms, cs.identity, "UpdateFirmware")
-    notifications = await csms_calls_after(csms, cs.identity, marker, "FirmwareStatusNotification", count=4)
-    assert [n["status"] for n in notifications] == ["Downloading", "Downloaded", "Installing", "Installed"]
+async def test_update_firmware_downloads_installs_and_reboots(csms: CsmsServer, cs: Charger) -> None:
+    with http_server({"/fw/terra-2.1.bin": b"firmware image"}) as server:
+        firmware = {"location": server.url("/fw/terra-2.1.bin"), "retrieve_date_time": later(0)}
+        answer = await csms.call(cs.identity, call.UpdateFirmware(request_id=9, firmware=firmware, retries=0))
+        assert answer.status == "Accepted"
+        marker = charger_answer_to_last(csms, cs.identity, "UpdateFirmware")
+        notifications = await csms_calls_after(csms, cs.identity, marker, "FirmwareStatusNotification", count=5)
+    assert [n["status"] for n in notifications] == [
+        "Downloading",
+        "Downloaded",
+        "Installing",
+        "InstallRebooting",
+        "Installed",  # after the reboot
+    ]
     assert {n["requestId"] for n in notifications} == {9}
+    assert [r.path for r in server.received("GET")] == ["/fw/terra-2.1.bin"]
+    boots = await csms.wait_for(cs.identity, "BootNotification", count=2)
+    assert boots[-1]["chargingStation"]["firmwareVersion"] == "terra-2.1"
 
 
-async def test_get_log_names_a_file_and_reports_the_upload(csms: CsmsServer, cs: Charger) -> None:
-    answer = await csms.call(
-        cs.identity,
-        call.GetLog(log={"remote_location": "ftp://logs.example.test/upload"}, log_type="DiagnosticsLog", request_id=4),
-    )
-    assert answer.status == "Accepted"
-    assert answer.filename
-    marker = charger_answer_to_last(csms, cs.identity, "GetLog")
-    notifications = await csms_calls_after(csms, cs.identity, marker, "LogStatusNotification", count=2)
+async def test_get_log_names_a_file_and_uploads_it(csms: CsmsServer, cs: Charger) -> None:
+    with http_server() as server:
+        request = call.GetLog(log={"remote_location": server.url("/logs/")}, log_type="DiagnosticsLog", request_id=4)
+        answer = await csms.call(cs.identity, request)
+        assert (answer.status, answer.filename) == ("Accepted", f"DiagnosticsLog-{cs.identity}.log")
+        marker = charger_answer_to_last(csms, cs.identity, "GetLog")
+        notifications = await csms_calls_after(csms, cs.identity, marker, "LogStatusNotification", count=2)
     assert [(n["status"], n["requestId"]) for n in notifications] == [("Uploading", 4), ("Uploaded", 4)]
+    [upload] = server.received("PUT")
+    assert upload.path == f"/logs/{answer.filename}"
+    assert b'"BootNotification"' in upload.body
 
 
 async def test_request_start_and_stop_transaction_reach_the_csms_as_transaction_events(

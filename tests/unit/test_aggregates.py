@@ -138,3 +138,26 @@ def test_aggregates_rebuild_from_their_events():
             rebuilt = event.mutate(rebuilt)
         assert vars(rebuilt) == vars(aggregate)
     assert isinstance(rebuilt, IdentityIndex) and isinstance(charger, Charger)
+
+
+def test_a_runtime_recorded_before_firmware_updates_loads_and_then_keeps_the_installed_firmware():
+    from uuid import uuid4
+
+    from domain.runtime import ChargerRuntime
+
+    runtime = ChargerRuntime(tenant_id="t", charger_id=uuid4())
+    opened = runtime.collect_events()
+    old = opened[0].mutate(None)
+    assert "firmware" not in vars(old)  # like a runtime (or a snapshot) recorded before the firmware table
+    assert old.firmware == {}
+    runtime.firmware_installed("acme-2.0", "http://fw/acme-2.0.bin", 3, True)
+    runtime.firmware_reported()
+    rebuilt = None
+    for event in opened + runtime.collect_events():
+        rebuilt = event.mutate(rebuilt)
+    assert rebuilt.firmware == {
+        "version": "acme-2.0",
+        "location": "http://fw/acme-2.0.bin",
+        "request_id": 3,
+        "report_after_boot": False,
+    }

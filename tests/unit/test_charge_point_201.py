@@ -13,12 +13,15 @@ from unittest.mock import ANY
 from uuid import uuid4
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
 from ocpp.charge_point import snake_to_camel_case
 
 from domain.configuration import DeviceModel201
 from domain.runtime import ChargerRuntime
 from simulator.station import ChargerSpec
 from simulator.v201 import ChargePoint201
+from tests.file_servers import dead_url, http_server
+from tests.unit.test_transfers import signed
 
 MODEL = {
     "brand_name": "ABB",
@@ -116,7 +119,6 @@ def build(connection: FakeConnection) -> tuple[ChargePoint201, ChargerRuntime, F
     station = ChargePoint201(spec.identity, connection, device_model)
     ids = itertools.count(1)
     station._unique_id_generator = lambda: f"cp-{next(ids)}"
-    station.notify_delay = 0
     station.setup_station(spec, runtime, recorder)
     return station, runtime, recorder
 
@@ -674,23 +676,108 @@ async def test_composite_schedule_at_the_model_power(wire):
 # -- firmware, diagnostics, the rest ----------------------------------------------------------------------
 
 
-async def test_update_firmware_reports_its_progress(wire):
+async def test_update_firmware_downloads_installs_and_reboots(wire):
+    station, csms, runtime = wire
+    with http_server({"/fw/terra-1.9.bin": b"image"}) as server:
+        location = server.url("/fw/terra-1.9.bin")
+        request = {"requestId": 4, "retries": 0, "firmware": {"location": location, "retrieveDateTime": NOW}}
+        assert await csms.ask("UpdateFirmware", request) == [3, "1", {"status": "Accepted"}]
+        for step in ("Downloading", "Downloaded", "Installing", "InstallRebooting"):
+            await csms.expect_call("FirmwareStatusNotification", {"status": step, "requestId": 4})
+    assert [r.path for r in server.received("GET")] == ["/fw/terra-1.9.bin"]
+    assert runtime.firmware == {
+        "version": "terra-1.9",
+        "location": location,
+        "request_id": 4,
+        "report_after_boot": True,
+    }
+    await asyncio.sleep(0.2)
+    assert station.close_requested == "reset"
+    assert station._connection.websocket.closed == (1000, "reset")
+    assert station.firmware_version() == "terra-1.9"
+
+
+async def test_a_firmware_update_under_way_is_replaced_by_the_next(wire):
     _, csms, _ = wire
-    assert await csms.ask(
-        "UpdateFirmware",
-        {"requestId": 4, "firmware": {"location": "https://fw.example/1.9.bin", "retrieveDateTime": NOW}},
-    ) == [3, "1", {"status": "Accepted"}]
-    for step in ("Downloading", "Downloaded", "Installing", "Installed"):
-        await csms.expect_call("FirmwareStatusNotification", {"status": step, "requestId": 4})
+    later = "2099-01-01T00:00:00Z"
+    firmware = {"location": "http://127.0.0.1:9/a.bin", "retrieveDateTime": later}
+    assert await csms.ask("UpdateFirmware", {"requestId": 1, "firmware": firmware}) == [3, "1", {"status": "Accepted"}]
+    await csms.expect_call("FirmwareStatusNotification", {"status": "DownloadScheduled", "requestId": 1})
+    assert await csms.ask("UpdateFirmware", {"requestId": 2, "firmware": firmware}, "2") == [
+        3,
+        "2",
+        {"status": "AcceptedCanceled"},
+    ]
+    await csms.expect_call("FirmwareStatusNotification", {"status": "DownloadScheduled", "requestId": 2})
+    await csms.ask("TriggerMessage", {"requestedMessage": "FirmwareStatusNotification"}, "3")
+    await csms.expect_call("FirmwareStatusNotification", {"status": "DownloadScheduled", "requestId": 2})
+
+
+async def test_a_signed_firmware_is_verified_before_it_is_installed(wire):
+    _, csms, runtime = wire
+    key = ec.generate_private_key(ec.SECP256R1())
+    signature, certificate = signed(b"image", key)
+    bad_signature, _ = signed(b"another image", key)
+    with http_server({"/fw/signed-2.0.bin": b"image"}) as server:
+        firmware = {
+            "location": server.url("/fw/signed-2.0.bin"),
+            "retrieveDateTime": NOW,
+            "signingCertificate": certificate,
+            "signature": bad_signature,
+        }
+        assert await csms.ask("UpdateFirmware", {"requestId": 5, "retries": 0, "firmware": firmware}) == [
+            3,
+            "1",
+            {"status": "Accepted"},
+        ]
+        for step in ("Downloading", "Downloaded", "InvalidSignature"):
+            await csms.expect_call("FirmwareStatusNotification", {"status": step, "requestId": 5})
+        assert runtime.firmware == {}
+        firmware["signature"] = signature
+        await csms.ask("UpdateFirmware", {"requestId": 6, "retries": 0, "firmware": firmware}, "2")
+        for step in ("Downloading", "Downloaded", "SignatureVerified", "Installing", "InstallRebooting"):
+            await csms.expect_call("FirmwareStatusNotification", {"status": step, "requestId": 6})
+    assert runtime.firmware["version"] == "signed-2.0"
+    firmware["signingCertificate"] = "not a certificate"
+    assert await csms.ask("UpdateFirmware", {"requestId": 7, "firmware": firmware}, "3") == [
+        3,
+        "3",
+        {"status": "InvalidCertificate"},
+    ]
+
+
+async def test_an_unreachable_firmware_location_fails_the_download(wire):
+    _, csms, runtime = wire
+    firmware = {"location": dead_url(), "retrieveDateTime": NOW}
+    await csms.ask("UpdateFirmware", {"requestId": 8, "retries": 1, "retryInterval": 0, "firmware": firmware})
+    for step in ("Downloading", "DownloadFailed"):
+        await csms.expect_call("FirmwareStatusNotification", {"status": step, "requestId": 8})
+    assert runtime.firmware == {}
 
 
 async def test_get_log_uploads_and_says_so(wire):
     _, csms, _ = wire
-    assert await csms.ask(
-        "GetLog", {"log": {"remoteLocation": "https://logs.example/up"}, "logType": "DiagnosticsLog", "requestId": 6}
-    ) == [3, "1", {"status": "Accepted", "filename": "DiagnosticsLog-CP-201.log"}]
-    for step in ("Uploading", "Uploaded"):
-        await csms.expect_call("LogStatusNotification", {"status": step, "requestId": 6})
+    with http_server() as server:
+        request = {"log": {"remoteLocation": server.url("/up/")}, "logType": "DiagnosticsLog", "requestId": 6}
+        assert await csms.ask("GetLog", request) == [
+            3,
+            "1",
+            {"status": "Accepted", "filename": "DiagnosticsLog-CP-201.log"},
+        ]
+        for step in ("Uploading", "Uploaded"):
+            await csms.expect_call("LogStatusNotification", {"status": step, "requestId": 6})
+    [upload] = server.received("PUT")
+    assert upload.path == "/up/DiagnosticsLog-CP-201.log"
+    assert b"# diagnostics of CP-201" in upload.body
+    assert b"# connector 1/1: Available" in upload.body
+
+
+async def test_a_log_upload_to_a_dead_location_fails(wire):
+    _, csms, _ = wire
+    request = {"log": {"remoteLocation": dead_url("/up/")}, "logType": "SecurityLog", "requestId": 7, "retries": 0}
+    await csms.ask("GetLog", request)
+    for step in ("Uploading", "UploadFailure"):
+        await csms.expect_call("LogStatusNotification", {"status": step, "requestId": 7})
 
 
 async def test_data_transfer_and_unhandled_actions(wire):

@@ -13,8 +13,8 @@ from domain.errors import InvalidValue
 from domain.runtime import ChargerRuntime
 from domain.security import check_profile, effective_profile
 from simulator import tls
+from simulator.model import ChargerSpec
 from simulator.runner import failure_text
-from simulator.station import ChargerSpec
 from tests.pki import Authority
 
 CA = Authority()

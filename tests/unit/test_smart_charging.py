@@ -199,3 +199,12 @@ def test_the_station_maximum_is_shared_between_charging_connectors():
 
 def profile_station_parse_is(purpose: str) -> bool:
     return parse_profile(profile16(9, "ChargePointMaxProfile", 1, kind="Absolute"), 0, T0).purpose == purpose
+
+
+def test_without_a_transaction_a_relative_schedule_never_wakes_the_charger():
+    steps = profile16(
+        1, "TxDefaultProfile", 0, periods=[{"start_period": 0, "limit": 11_000}, {"start_period": 60, "limit": 4_000}]
+    )
+    profiles = held((steps, 0))
+    assert profiles.next_change(T0, 1, None) is None
+    assert profiles.next_change(T0, 1, TX) == T0 + timedelta(seconds=60)
