@@ -31,9 +31,14 @@ class ChargerUseCases(GatewayBase):
         ocpp_version: str | None = None,
         name: str | None = None,
         authorization_key: str | None = None,
+        tls: dict[str, Any] | None = None,
     ) -> Written:
-        """Registers a charger. Replaying the same create (the SDK retries after a 5xx) answers the same charger."""
+        """Registers a charger. Replaying the same create (the SDK retries after a 5xx) answers the same charger.
+
+        `tls`: security_profile, csms_ca_certificate, client_certificate, client_private_key (PEM, clear text
+        here: sealed before it is recorded), each optional; the adapter checked that the PEM parses."""
         model = self.catalog.model(brand_slug, model_slug)
+        tls = {k: v for k, v in (tls or {}).items() if v not in (None, "")}
 
         def decide() -> Written:
             index = self._get_or_none(IdentityIndex, identity_index_id(actor.tenant_id, identity))
@@ -41,7 +46,10 @@ class ChargerUseCases(GatewayBase):
                 existing = self.repository.get(index.charger_id)
                 if _same_registration(
                     existing, location_id, brand_slug, model_slug, connector_type, ws_url, ocpp_version, name
-                ) and (authorization_key is None or self.unsealed_key(existing) == authorization_key):
+                ) and (
+                    (authorization_key is None or self.unsealed_key(existing) == authorization_key)
+                    and self._same_tls(existing, tls)
+                ):
                     return Written(existing.id, self.recorder.max_notification_id() or 0, created=False)
                 raise Conflict(f"a charger with identity '{identity}' already exists")
             location = self._owned(Location, actor, location_id, "location")
@@ -56,6 +64,7 @@ class ChargerUseCases(GatewayBase):
                 ws_url,
                 name,
                 self._sealed(authorization_key),
+                self._sealed_tls(tls),
             )
             return Written(charger.id, self._save(actor, charger, index, location))
 
@@ -66,7 +75,7 @@ class ChargerUseCases(GatewayBase):
     ) -> Written:
         def decide() -> Written:
             charger = self._owned(Charger, actor, charger_id, "charger")
-            charger.update(self._sealed_key_change(charger, changes))
+            charger.update(self._sealed_client_key_change(charger, self._sealed_key_change(charger, changes)))
             changed: list[Aggregate] = [charger]
             if location_id is not None and location_id != charger.location_id:
                 source = self.repository.get(charger.location_id)
@@ -103,11 +112,39 @@ class ChargerUseCases(GatewayBase):
             return {k: v for k, v in changes.items() if k != "authorization_key"}
         return {**changes, "authorization_key": self._sealed(key) or ""}
 
+    def _sealed_client_key_change(self, charger: Charger, changes: dict[str, Any]) -> dict[str, Any]:
+        """Seals a new client private key; the same key again is no change."""
+        key = changes.get("client_private_key")
+        if key is None:
+            return changes
+        if key == (self.unsealed_client_key(charger) or ""):
+            return {k: v for k, v in changes.items() if k != "client_private_key"}
+        return {**changes, "client_private_key": self._sealed(key) or ""}
+
+    def _sealed_tls(self, tls: dict[str, Any]) -> dict[str, Any]:
+        if "client_private_key" not in tls:
+            return tls
+        return {**tls, "client_private_key": self._sealed(tls["client_private_key"])}
+
+    def _same_tls(self, charger: Charger, tls: dict[str, Any]) -> bool:
+        """Whether a replayed create names the TLS settings the charger has (the key compared unsealed)."""
+        for field, value in tls.items():
+            held = self.unsealed_client_key(charger) if field == "client_private_key" else getattr(charger, field)
+            if held != value:
+                return False
+        return True
+
+    def unsealed_client_key(self, charger: Charger) -> str | None:
+        """The charger's TLS client private key (PEM) in clear text, for the simulator's TLS context only."""
+        if not charger.client_private_key or self.secrets is None:
+            return None
+        return self.secrets.unseal(charger.client_private_key)
+
     def _sealed(self, secret: str | None) -> str | None:
         if not secret:
             return None
         if self.secrets is None:
-            raise RuntimeError("no secret box configured: cannot keep an authorization key")
+            raise RuntimeError("no secret box configured: cannot keep a secret (authorization or private key)")
         return self.secrets.seal(secret)
 
     def unsealed_key(self, charger: Charger) -> str | None:

@@ -11,6 +11,9 @@ from domain import values
 from domain.catalog import ChargerModel
 from domain.errors import Conflict, Deleted, InvalidValue, NotFound
 from domain.location import Location
+from domain.security import check_profile, effective_profile
+
+TLS_FIELDS = ("security_profile", "csms_ca_certificate", "client_certificate", "client_private_key")
 
 
 class IdentityIndex(Aggregate):
@@ -52,6 +55,12 @@ def identity_index_id(tenant_id: str, identity: str) -> UUID:
 class Charger(Aggregate):
     """What the user wants of one simulated charge point: model, protocol, CSMS, location, running or not."""
 
+    # Added with security profiles 2 and 3: class defaults, so chargers recorded before them still load.
+    security_profile: int | None = None  # None: 2 for wss://, 1 for ws://
+    csms_ca_certificate: str | None = None  # PEM bundle verifying the CSMS (None: the system CAs)
+    client_certificate: str | None = None  # PEM chain presented with profile 3
+    client_private_key: str | None = None  # sealed by the application: never clear text in an event
+
     @event("Registered")
     def __init__(
         self,
@@ -64,6 +73,10 @@ class Charger(Aggregate):
         ws_url: str,
         name: str,
         authorization_key: str | None = None,
+        security_profile: int | None = None,
+        csms_ca_certificate: str | None = None,
+        client_certificate: str | None = None,
+        client_private_key: str | None = None,
     ) -> None:
         self.tenant_id = tenant_id
         self.location_id = location_id
@@ -74,11 +87,20 @@ class Charger(Aggregate):
         self.ws_url = ws_url
         self.name = name
         self.authorization_key = authorization_key  # sealed by the application: never clear text in an event
+        self.security_profile = security_profile
+        self.csms_ca_certificate = csms_ca_certificate
+        self.client_certificate = client_certificate
+        self.client_private_key = client_private_key
         self.running = True
         self.deleted = False
 
+    @property
+    def effective_security_profile(self) -> int:
+        return effective_profile(self.security_profile, self.ws_url)
+
     def update(self, changes: dict[str, Any]) -> None:
-        """Changes name, connector type, OCPP version or CSMS URL (absent or null fields stay as they are)."""
+        """Changes name, connector type, OCPP version, CSMS URL, credentials or TLS settings (absent or null
+        fields stay as they are; "" removes a credential or certificate)."""
         self._check_live()
         normalized: dict[str, Any] = {}
         for field, value in changes.items():
@@ -94,9 +116,18 @@ class Charger(Aggregate):
                 normalized[field] = values.csms_url(value)
             elif field == "authorization_key":
                 normalized[field] = value or None  # sealed text; "" removes the key
+            elif field == "security_profile":
+                normalized[field] = value
+            elif field in ("csms_ca_certificate", "client_certificate", "client_private_key"):
+                normalized[field] = value or None  # PEM (the key sealed); "" removes it
             else:
                 raise InvalidValue(field, "is not a charger field that can be updated here")
         normalized = {k: v for k, v in normalized.items() if getattr(self, k) != v}
+        if normalized.keys() & {"ws_url", *TLS_FIELDS}:
+            after = {k: normalized.get(k, getattr(self, k)) for k in ("ws_url", *TLS_FIELDS)}
+            _check_tls(
+                after["security_profile"], after["ws_url"], after["client_certificate"], after["client_private_key"]
+            )
         if normalized:
             self._updated(changes=normalized)
 
@@ -154,6 +185,12 @@ def _fit_connector(model: dict[str, Any], connector_type: str) -> str:
     return connector_type
 
 
+def _check_tls(profile: int | None, ws_url: str, certificate: str | None, key: str | None) -> None:
+    if bool(certificate) != bool(key):
+        raise InvalidValue("client_certificate", "a client certificate and its private key go together")
+    check_profile(profile, ws_url, bool(certificate and key))
+
+
 def _check_location(tenant_id: str, location: Location) -> None:
     if location.tenant_id != tenant_id or location.deleted:
         raise NotFound("location", location.id)
@@ -170,10 +207,18 @@ def register_charger(
     ws_url: str,
     name: str | None,
     authorization_key: str | None = None,
+    tls: dict[str, Any] | None = None,
 ) -> tuple[Charger, IdentityIndex]:
-    """Registers a charger in an existing location of its own tenant, under an identity no other charger holds."""
+    """Registers a charger in an existing location of its own tenant, under an identity no other charger holds.
+
+    `tls`: security_profile, csms_ca_certificate, client_certificate, client_private_key (sealed), all optional."""
     _check_location(tenant_id, location)
     identity = values.identity(identity)
+    ws_url = values.csms_url(ws_url)
+    tls = {k: v for k, v in (tls or {}).items() if v not in (None, "")}
+    if tls.keys() - set(TLS_FIELDS):
+        raise InvalidValue(sorted(tls.keys() - set(TLS_FIELDS))[0], "is not a TLS setting of a charger")
+    _check_tls(tls.get("security_profile"), ws_url, tls.get("client_certificate"), tls.get("client_private_key"))
     charger = Charger(
         tenant_id=tenant_id,
         location_id=location.id,
@@ -181,9 +226,10 @@ def register_charger(
         model=model.snapshot(),
         connector_type=model.connector(connector_type),
         ocpp_version=values.OcppVersion.parse(ocpp_version or values.OcppVersion.V16.value).value,
-        ws_url=values.csms_url(ws_url),
+        ws_url=ws_url,
         name=values.text("name", name) if name is not None else identity,
         authorization_key=authorization_key or None,
+        **tls,
     )
     if index is None:
         index = IdentityIndex(tenant_id=tenant_id, identity=identity, charger_id=charger.id)

@@ -21,6 +21,8 @@ def connector_key(evse_id: int, connector_id: int) -> str:
 class ChargerRuntime(Aggregate):
     """Written by the simulator only, so it never races the API on the Charger's version."""
 
+    last_error: str | None = None  # why the last connection attempt failed (added later: a class default)
+
     @staticmethod
     def create_id(charger_id: UUID) -> UUID:
         return runtime_id(charger_id)
@@ -45,6 +47,12 @@ class ChargerRuntime(Aggregate):
     def connected(self, subprotocol: str, at: str) -> None:
         self.status = "connected"
         self.connected_at = at
+        self.last_error = None
+
+    @event("ConnectFailed")
+    def connect_failed(self, error: str) -> None:
+        """A connection attempt failed (TLS verification, HTTP refusal, network); recorded when the reason changes."""
+        self.last_error = error
 
     @event("Disconnected")
     def disconnected(self, code: int | None, reason: str) -> None:

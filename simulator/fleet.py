@@ -23,6 +23,7 @@ from simulator.memory import CollectorSettler
 from simulator.recorder import ObservationRecorder
 from simulator.runner import ChargerMemory, ChargerRunner
 from simulator.station import ChargerSpec, CommandRefused, Ticket
+from simulator.tls import TlsContexts
 
 if TYPE_CHECKING:
     from application.gateway import Gateway
@@ -34,6 +35,15 @@ FLEET_TOPICS = [
     *(CHARGER + name for name in ("Registered", "Updated", "RuntimeWanted", "Deleted")),
     *(COMMAND + name for name in ("Requested", "Sent", "Completed", "Failed", "Expired")),
 ]
+SPEC_CHANGES = (
+    "ws_url",
+    "ocpp_version",
+    "authorization_key",
+    "security_profile",
+    "csms_ca_certificate",
+    "client_certificate",
+    "client_private_key",
+)
 COMMAND_TTL = timedelta(seconds=60)
 READ_BATCH = 500
 INTERRUPTED = "failed: the gateway restarted while the command was in progress"
@@ -71,6 +81,7 @@ class Fleet:
         self.specs: dict[UUID, ChargerSpec] = {}
         self.runners: dict[UUID, ChargerRunner] = {}
         self.memories: dict[UUID, ChargerMemory] = {}
+        self.tls = TlsContexts()
         self._stopping: dict[UUID, asyncio.Task] = {}
         self.pending: dict[UUID, PendingCommand] = {}
         self._interrupted: dict[UUID, Command] = {}  # sent before this process started, never finished
@@ -180,11 +191,15 @@ class Fleet:
                 ocpp_version=event.ocpp_version,
                 model=event.model,
                 authorization_key=getattr(event, "authorization_key", None),
+                security_profile=getattr(event, "security_profile", None),
+                csms_ca_certificate=getattr(event, "csms_ca_certificate", None),
+                client_certificate=getattr(event, "client_certificate", None),
+                client_private_key=getattr(event, "client_private_key", None),
             )
         elif spec is None:
             return set()
         elif name == "Charger.Updated":
-            changes = {k: v for k, v in event.changes.items() if k in ("ws_url", "ocpp_version", "authorization_key")}
+            changes = {k: v for k, v in event.changes.items() if k in SPEC_CHANGES}
             if changes:
                 self.specs[charger_id] = replace(spec, **changes)
         elif name == "Charger.RuntimeWanted":
@@ -224,10 +239,38 @@ class Fleet:
             assert spec is not None
             key = self._unseal(spec)
             memory = self.memories.setdefault(charger_id, ChargerMemory(spec))
-            runner = ChargerRunner(spec, self.gateway, self.recorder, key, memory, compression=self.compression)
+            context, problem = self._tls_context(spec)
+            runner = ChargerRunner(
+                spec,
+                self.gateway,
+                self.recorder,
+                key,
+                memory,
+                compression=self.compression,
+                ssl_context=context,
+                tls_problem=problem,
+            )
             self.runners[charger_id] = runner
             runner.start(after=self._stopping.get(charger_id))  # its previous connection closes first
             self.settler.started()
+
+    def _tls_context(self, spec: ChargerSpec) -> tuple[Any, str | None]:
+        """The charger's TLS context (shared with chargers of the same material), or why there is none."""
+        self.tls.forget_unused({id(r.ssl_context) for r in self.runners.values() if r.ssl_context is not None})
+        try:
+            client_key = self._unseal_secret(spec.client_private_key, spec.identity, "client private key")
+            return self.tls.for_spec(spec, client_key), None
+        except Exception as error:  # noqa: BLE001 - bad material: the runner reports it instead of connecting
+            log.error("%s: cannot build the TLS context: %s", spec.identity, error)
+            return None, f"cannot load the TLS settings ({error})"
+
+    def _unseal_secret(self, sealed: str | None, identity: str, what: str) -> str | None:
+        if not sealed or self.gateway.secrets is None:
+            return None
+        try:
+            return self.gateway.secrets.unseal(sealed)
+        except Exception:  # noqa: BLE001
+            raise ValueError(f"cannot unseal the {what} (is OCPPLAB_SECRET_KEY the same everywhere?)") from None
 
     def _forget_stop(self, charger_id: UUID, task: asyncio.Task) -> None:
         if self._stopping.get(charger_id) is task:

@@ -25,6 +25,10 @@ class ChargerSpec:
     model: dict[str, Any]
     authorization_key: str | None = None  # sealed
     running: bool = True
+    security_profile: int | None = None  # None: 2 for wss://, 1 for ws:// (simulator/tls.py)
+    csms_ca_certificate: str | None = None  # PEM
+    client_certificate: str | None = None  # PEM
+    client_private_key: str | None = None  # sealed
 
     @property
     def subprotocol(self) -> str:

@@ -12,11 +12,13 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from websockets.asyncio.client import connect
-from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidMessage, InvalidURI
 
 from domain.configuration import Configuration16, DeviceModel201
+from simulator.proxy import build_call
 from simulator.recorder import ObservationRecorder
 from simulator.station import ChargerSpec, now_iso
+from simulator.tls import INVALID_CSMS_CERTIFICATE
 from simulator.wire import FrameStream, RecordingConnection
 
 if TYPE_CHECKING:
@@ -25,6 +27,30 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("ocpplab.simulator.runner")
 MAX_BACKOFF = 60.0
+_SYSTEM_CAS: ssl.SSLContext | None = None
+
+
+def system_context() -> ssl.SSLContext:
+    """One context verifying against the system CAs, shared by every wss:// charger without TLS settings."""
+    global _SYSTEM_CAS
+    if _SYSTEM_CAS is None:
+        _SYSTEM_CAS = ssl.create_default_context()
+    return _SYSTEM_CAS
+
+
+def failure_text(error: BaseException, tls: bool = False) -> str:
+    """Why a connection attempt failed, as the charger's runtime view shows it."""
+    if tls and isinstance(error, InvalidMessage) and isinstance(error.__cause__, EOFError):
+        # TLS 1.3: a CSMS refusing the client certificate (or its absence) alerts after the client's handshake
+        # ended; the client only sees the connection close before any HTTP answer.
+        return "TLS: the CSMS closed the connection during the handshake (did it require a client certificate?)"
+    if not isinstance(error, ssl.SSLError) and isinstance(error.__cause__, ssl.SSLError):
+        error = error.__cause__  # websockets wraps a TLS alert read during the handshake
+    if isinstance(error, ssl.SSLCertVerificationError):
+        return f"TLS: the CSMS certificate did not verify ({error.verify_message or error.reason})"
+    if isinstance(error, ssl.SSLError):
+        return f"TLS: handshake failed ({error.reason or error})"
+    return f"{type(error).__name__}: {error}"[:500]
 
 
 def backoff_delay(attempt: int) -> float:
@@ -68,6 +94,7 @@ class ChargerMemory:
         self.stream: FrameStream | None = None
         self.auth_cache: dict[str, str] = {}  # id tag -> the CSMS's last verdict
         self.connectors: dict[tuple[int, int], Any] = {}  # the connectors and their meters, across reconnects
+        self.security_events: dict[str, str] = {}  # type -> techInfo, sent after the next good connection
         self._loading = asyncio.Lock()
 
     async def load(self, gateway: Gateway, recorder: ObservationRecorder) -> tuple[ChargerRuntime, FrameStream]:
@@ -92,7 +119,12 @@ class ChargerRunner:
         memory: ChargerMemory,
         compression: bool = False,
         delay: Callable[[int], float] = backoff_delay,
+        *,
+        ssl_context: ssl.SSLContext | None = None,
+        tls_problem: str | None = None,
     ) -> None:
+        """`ssl_context`: the charger's TLS context for wss:// (None: the system CAs); `tls_problem`: why its TLS
+        material did not load (then it does not connect, and says so)."""
         self.spec = spec
         self.memory = memory
         self.gateway = gateway
@@ -100,6 +132,8 @@ class ChargerRunner:
         self.authorization_key = authorization_key
         self.compression = compression
         self.delay = delay
+        self.ssl_context = ssl_context
+        self.tls_problem = tls_problem
         self.station: Any = None
         self._websocket: Any = None
         self._task: asyncio.Task | None = None
@@ -167,13 +201,17 @@ class ChargerRunner:
         if self.authorization_key:
             token = base64.b64encode(f"{spec.identity}:{self.authorization_key}".encode()).decode()
             headers["Authorization"] = f"Basic {token}"
+        tls = spec.url.lower().startswith("wss://")
+        if tls and self.tls_problem:
+            self._failed(f"TLS: {self.tls_problem}")
+            return None
         try:
             websocket = await connect(
                 spec.url,
                 subprotocols=[spec.subprotocol],  # type: ignore[list-item]
                 additional_headers=headers,
                 compression="deflate" if self.compression else None,
-                ssl=ssl.create_default_context() if spec.url.startswith("wss://") else None,
+                ssl=(self.ssl_context or system_context()) if tls else None,
                 proxy=None,
                 open_timeout=10,
                 ping_interval=None,
@@ -182,6 +220,11 @@ class ChargerRunner:
             )
         except (OSError, InvalidHandshake, InvalidURI, TimeoutError) as error:
             log.info("%s: cannot connect to %s: %s", spec.identity, spec.url, error)
+            self._failed(failure_text(error, tls))
+            if isinstance(error, ssl.SSLCertVerificationError) or isinstance(
+                error.__cause__, ssl.SSLCertVerificationError
+            ):
+                self.memory.security_events[INVALID_CSMS_CERTIFICATE] = failure_text(error)[:255]
             return None
         if websocket.subprotocol != spec.subprotocol:
             log.warning("%s: the CSMS did not accept subprotocol %s", spec.identity, spec.subprotocol)
@@ -196,6 +239,7 @@ class ChargerRunner:
         self.station = build_station(self.spec, connection, self.runtime, self.recorder, self.memory.connectors)
         self.station.auth_cache = self.memory.auth_cache
         self.memory.connectors = self.station.connectors
+        reporting = asyncio.create_task(self._report_security_events(self.station))
         try:
             await self.station.run_session()
         except ConnectionClosed:
@@ -203,10 +247,34 @@ class ChargerRunner:
         except Exception:
             log.warning("%s: session ended by an error", self.spec.identity, exc_info=True)
         finally:
+            reporting.cancel()
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(websocket.close(1000, self.station.close_requested or ""), 5)
             self._websocket = None
         return websocket.close_code, websocket.close_reason or "connection lost"
+
+    async def _report_security_events(self, station: Any) -> None:
+        """Sends the security events of failed attempts (InvalidCsmsCertificate) once the charge point is booted."""
+        pending = self.memory.security_events
+        if not pending:
+            return
+        while not station.ready:
+            await asyncio.sleep(0.1)
+        for kind, info in list(pending.items()):
+            payload = {"type": kind, "timestamp": now_iso(), "tech_info": info}
+            try:
+                answer = await station.call(build_call(self.spec.ocpp_version, "security_event_notification", payload))
+            except Exception:  # the connection ended or no answer: kept for the next connection
+                log.info("%s: SecurityEventNotification %s not delivered", self.spec.identity, kind, exc_info=True)
+                return
+            if answer is not None:
+                pending.pop(kind, None)
+
+    def _failed(self, error: str) -> None:
+        """Records why the connection failed, once per reason (a fleet retrying for hours adds no events)."""
+        assert self.runtime is not None
+        if self.runtime.last_error != error:
+            self._observe("connect_failed", error)
 
     def _observe(self, observation: str, *details: Any) -> None:
         """Records an observation on the runtime aggregate (a ChargerRuntime method) for the next flush."""

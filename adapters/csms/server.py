@@ -13,6 +13,7 @@ import hmac
 import itertools
 import json
 import logging
+import ssl
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -22,6 +23,7 @@ from http import HTTPStatus
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from cryptography import x509
 from ocpp import v16, v201
 from ocpp.routing import on
 from ocpp.v16 import call_result as result16
@@ -88,6 +90,7 @@ class Session:
     connected_at: float
     connection: RecordingConnection
     closed: asyncio.Event = field(default_factory=asyncio.Event)
+    client_certificate_subject: str | None = None  # RFC 4514, when the charge point presented a TLS certificate
 
 
 def now_iso() -> str:
@@ -350,10 +353,15 @@ class CsmsServer:
         log: Callable[[str], None] | None = None,
         *,
         history: int | None = None,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         """`log` gets one line per received CALL and per connection event; `history` bounds what is kept
-        (frames, and received CALLs per identity) for long runs: None keeps everything."""
+        (frames, and received CALLs per identity) for long runs: None keeps everything. `ssl_context`: a server
+        context makes it a wss:// CSMS (OCPP security profiles 2 and 3: with verify_mode CERT_REQUIRED and the
+        charge points' CA loaded, it demands a client certificate and records its subject per connection)."""
         self.host = host
+        self.ssl_context = ssl_context
+        self.client_subjects: dict[str, list[str | None]] = {}  # identity -> subject presented, per connection
         self.history = history
         self._requested_port = port
         self.verdicts = verdicts if verdicts is not None else Verdicts()
@@ -378,6 +386,7 @@ class CsmsServer:
             process_request=self._check_request,
             process_response=self._log_refusal,
             close_timeout=CLOSE_TIMEOUT,
+            ssl=self.ssl_context,
         )
 
     @property
@@ -388,9 +397,10 @@ class CsmsServer:
         return int(self._server.sockets[0].getsockname()[1])
 
     def url(self, path: str = "ocpp") -> str:
-        """The URL chargers use, without their identity: ws://HOST:PORT/ocpp."""
+        """The URL chargers use, without their identity: ws://HOST:PORT/ocpp (wss:// with TLS)."""
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"ws://{host}:{self.port}/{path.strip('/')}"
+        scheme = "wss" if self.ssl_context is not None else "ws"
+        return f"{scheme}://{host}:{self.port}/{path.strip('/')}"
 
     async def stop(self) -> None:
         """Closes every connection (1001) and the listening socket; bounded in time."""
@@ -561,6 +571,8 @@ class CsmsServer:
         central = CentralSystem16 if version == "ocpp1.6" else CentralSystem201
         charge_point = central(identity, connection, self)
         session = Session(identity, version, charge_point, websocket, time.time(), connection)
+        session.client_certificate_subject = _peer_subject(websocket)
+        self.client_subjects.setdefault(identity, []).append(session.client_certificate_subject)
         self.sessions[identity] = session
         self._connections[identity] += 1
         self._log(f"{identity} connected ({version})")
@@ -576,6 +588,13 @@ class CsmsServer:
             session.closed.set()
             self._log(f"{identity} disconnected (code {websocket.close_code})")
             self._notify()
+
+
+def _peer_subject(websocket: ServerConnection) -> str | None:
+    """The subject of the TLS client certificate the peer presented (None: plain ws://, or none presented)."""
+    ssl_object = websocket.transport.get_extra_info("ssl_object")
+    der = ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
+    return x509.load_der_x509_certificate(der).subject.rfc4514_string() if der else None
 
 
 def _authorized(headers: Headers, identity: str, passwords: dict[str, str]) -> bool:

@@ -12,6 +12,8 @@ from werkzeug.exceptions import HTTPException
 from domain.errors import Conflict, Contended, Deleted, DomainError, InvalidValue, NotFound
 
 log = logging.getLogger("ocpplab.http")
+SECRET_FIELDS = frozenset({"authorization_key", "client_private_key"})
+"""Request fields a 422 answer never echoes (their input is left out)."""
 
 
 class HttpError(Exception):
@@ -40,7 +42,7 @@ def validation_items(error: ValidationError, location: str) -> list[dict[str, An
             "type": item["type"],
             "loc": [location, *item["loc"]],
             "msg": item["msg"],
-            "input": _json_safe(item.get("input")),
+            "input": None if SECRET_FIELDS & set(map(str, item["loc"])) else _redacted(_json_safe(item.get("input"))),
         }
         if item.get("ctx"):
             entry["ctx"] = {k: _json_safe(v) for k, v in item["ctx"].items()}
@@ -56,6 +58,15 @@ def _json_safe(value: Any) -> Any:
     if isinstance(value, dict):
         return {str(k): _json_safe(v) for k, v in value.items()}
     return str(value)
+
+
+def _redacted(value: Any) -> Any:
+    """A JSON input with the secret fields of every object left out."""
+    if isinstance(value, dict):
+        return {k: _redacted(v) for k, v in value.items() if k not in SECRET_FIELDS}
+    if isinstance(value, list):
+        return [_redacted(v) for v in value]
+    return value
 
 
 def domain_status(error: DomainError) -> tuple[int, str]:

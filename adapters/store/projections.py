@@ -11,6 +11,8 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from adapters.certificates import certificate_facts
+
 TENANT_TOPIC = "domain.tenant:Tenant.Registered"
 LOCATION_PREFIX = "domain.location:Location."
 CHARGER_PREFIX = "domain.charger:Charger."
@@ -85,6 +87,14 @@ def fold_charger(doc: dict | None, event: Any) -> dict | None:
             "ws_url": event.ws_url,
             "desired_state": "running",
             "has_authorization_key": bool(getattr(event, "authorization_key", None)),
+            **_tls_view(
+                {
+                    "security_profile": getattr(event, "security_profile", None),
+                    "csms_ca_certificate": getattr(event, "csms_ca_certificate", None),
+                    "client_certificate": getattr(event, "client_certificate", None),
+                    "client_private_key": getattr(event, "client_private_key", None),
+                }
+            ),
             "created_at": at,
             "updated_at": at,
         }
@@ -94,6 +104,7 @@ def fold_charger(doc: dict | None, event: Any) -> dict | None:
         changes = dict(event.changes)
         if "authorization_key" in changes:  # sealed: the view only says whether there is one
             changes["has_authorization_key"] = bool(changes.pop("authorization_key"))
+        changes.update(_tls_view(changes))
         return {**doc, **changes, "updated_at": at}
     if name == "RuntimeWanted":
         return {**doc, "desired_state": "running" if event.running else "stopped", "updated_at": at}
@@ -102,6 +113,25 @@ def fold_charger(doc: dict | None, event: Any) -> dict | None:
     if name == "Deleted":
         return None
     return doc
+
+
+def _tls_view(fields: dict[str, Any]) -> dict[str, Any]:
+    """What the view shows of TLS settings (popped from `fields`): the explicit profile (the read side adds the
+    default), whether there is a CA bundle, and the client certificate's facts; never the (sealed) key."""
+    shown: dict[str, Any] = {}
+    if "security_profile" in fields:
+        shown["security_profile"] = fields.pop("security_profile")
+    if "csms_ca_certificate" in fields:
+        shown["has_csms_ca_certificate"] = bool(fields.pop("csms_ca_certificate"))
+    fields.pop("client_private_key", None)
+    if "client_certificate" in fields:
+        certificate = fields.pop("client_certificate")
+        shown["has_client_certificate"] = bool(certificate)
+        try:
+            shown.update(certificate_facts(certificate))
+        except ValueError:
+            shown.update(certificate_facts(None))
+    return shown
 
 
 def fold_runtime(doc: dict | None, event: Any) -> dict | None:
@@ -120,7 +150,9 @@ def fold_runtime(doc: dict | None, event: Any) -> dict | None:
     if name == "Connecting":
         return {**doc, "runtime_status": "connecting", "connected_at": None}
     if name == "Connected":
-        return {**doc, "runtime_status": "connected", "connected_at": event.at}
+        return {**doc, "runtime_status": "connected", "connected_at": event.at, "runtime_error": None}
+    if name == "ConnectFailed":
+        return {**doc, "runtime_error": event.error}
     if name == "Disconnected":
         return {**doc, "runtime_status": "connecting", "connected_at": None}
     if name == "BootAnswered":

@@ -37,6 +37,7 @@ from adapters.store.projections import (
 )
 from application.gateway import Gateway
 from application.waiting import wait_event
+from domain.security import effective_profile
 
 log = logging.getLogger("ocpplab.views")
 SCHEMA = """
@@ -539,7 +540,9 @@ def _with_runtime(row: aiosqlite.Row) -> dict:
         last_frame_at=row["last_frame_at"],
         heartbeat_interval=runtime.get("heartbeat_interval"),
         connectors=connectors,
+        runtime_error=runtime.get("runtime_error"),
     )
+    doc["security_profile"] = effective_profile(doc.get("security_profile"), doc["ws_url"])
     return doc
 
 

@@ -52,6 +52,7 @@ async def create_charger(
             item.ocpp_version,
             item.charge_point_name,
             item.authorization_key,
+            item.tls(),
         )
     except NotFound as error:
         raise _as_bad_request(error) from None
@@ -67,6 +68,7 @@ async def update_charger(actor: Actor, key: str, item: UpdateChargerRequest) -> 
         "ocpp_version": item.ocpp_version,
         "ws_url": item.ws_url,
         "authorization_key": item.authorization_key,
+        **item.tls(),
     }
     try:
         written = await run(services().gateway.update_charger, actor, charger_id, changes, location)
