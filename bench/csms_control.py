@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,6 +21,10 @@ EMPTY: dict[str, Any] = {
     "heartbeats": 0,
     "statuses": 0,
     "results": 0,
+    "transactions": 0,
+    "meter_values": 0,
+    "powers": {},
+    "answers": {},
     "last_boot_at": 0.0,
     "booted": 0,
     "heartbeated": 0,
@@ -51,6 +56,10 @@ class Csms:
     def push_interval(self, group: str, seconds: int) -> int:
         """ChangeConfiguration HeartbeatInterval to every open connection of the group; returns how many got it."""
         return int(self._get("/_push", group=group, seconds=seconds)["sent"])
+
+    def push_call(self, group: str, action: str, payload: dict[str, Any]) -> int:
+        """The CALL to every open connection of the group; returns how many got it (answers: stats' `answers`)."""
+        return int(self._get("/_call", group=group, action=action, payload=json.dumps(payload))["sent"])
 
     def wait(self, group: str, key: str, at_least: int, timeout: float, watch: list[Child]) -> dict[str, Any]:
         """Waits until the group's counter `key` reaches `at_least`; returns the stats then."""

@@ -200,6 +200,20 @@ def measure(process: Child, csms: Csms, group: str, seconds: float, name: str) -
     return window
 
 
+def measure_pair(
+    process: Child, other: Child, csms: Csms, groups: tuple[str, str], seconds: float, name: str
+) -> tuple[Window, Window]:
+    """`process` and `other` side by side over one window (groups: the CSMS groups whose heartbeats each counts)."""
+    other_cpu, other_beats = other.cpu_seconds(), csms.stats(groups[1])["heartbeats"]
+    window = measure(process, csms, groups[0], seconds, name)
+    other.check()
+    other_beats = csms.stats(groups[1])["heartbeats"] - other_beats
+    other_window = Window(
+        window.seconds, other.cpu_seconds() - other_cpu, window.csms_cpu, other_beats, window.machine_busy
+    )
+    return window, other_window
+
+
 def bare_client(csms: Csms, prefix: str, boot: int = 0) -> list[str]:
     argv = [sys.executable, "-m", "bench.bare_client", csms.ws_url, prefix]
     return [*argv, "--boot", str(boot)] if boot else argv
@@ -319,12 +333,7 @@ def fleet(csms: Csms, data_dir: Path, log: GatewayLog) -> Fleet:
             bare_boot_seconds = bare["last_boot_at"] - client.started_at
             settle(client, [process, csms.process])
             # One idle window for both: each sees one heartbeat per charger per 60 s whatever its phase.
-            bare_cpu, bare_heartbeats = client.cpu_seconds(), csms.stats(BARE_CHARGERS)["heartbeats"]
-            idle = measure(process, csms, FLEET_GROUP, IDLE_SECONDS, "idle")
-            bare_heartbeats = csms.stats(BARE_CHARGERS)["heartbeats"] - bare_heartbeats
-            bare_idle = Window(
-                idle.seconds, client.cpu_seconds() - bare_cpu, idle.csms_cpu, bare_heartbeats, idle.machine_busy
-            )
+            idle, bare_idle = measure_pair(process, client, csms, (FLEET_GROUP, BARE_CHARGERS), IDLE_SECONDS, "idle")
             csms.push_interval(FLEET_GROUP, BEAT_INTERVAL)
             time.sleep(RAMP_SECONDS)
             beats = measure(process, csms, FLEET_GROUP, BEAT_SECONDS, "heartbeats")

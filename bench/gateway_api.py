@@ -135,6 +135,19 @@ class GatewayApi:
             page += 1
         return counts
 
+    def start_sessions(self, location_id: str, id_tag: str, charger_ids: list[str] | None = None) -> int:
+        """POST /locations/{id}/chargers/start-session on those chargers (ids or identities; None: every one of the
+        location); returns how many were queued."""
+        path = f"/locations/{location_id}/chargers/start-session"
+        answer = expect(self.client.post(path, json={"id_tag": id_tag, "charger_ids": charger_ids}), 200)
+        if answer["failed_count"]:
+            raise RuntimeError(f"start-session failed for some chargers: {answer['failed'][:3]}")
+        return int(answer["queued_count"])
+
+    def charging_profiles(self, charger: str) -> dict[str, Any]:
+        """GET /chargers/{id or identity}/charging-profiles: the profiles held and each connector's limit now."""
+        return expect(self.client.get(f"/chargers/{charger}/charging-profiles"), 200)
+
     def stop_location(self, location_id: str) -> int:
         """POST /locations/{id}/chargers/stop-chargers; returns how many commands were queued."""
         answer = expect(self.client.post(f"/locations/{location_id}/chargers/stop-chargers", json={}), 200)

@@ -1,13 +1,17 @@
 """A lean OCPP 1.6J CSMS for the simulator benchmarks: plain `websockets`, answers written by hand.
 
-It answers BootNotification (Accepted, with the current heartbeat interval), Heartbeat and StatusNotification (and
-any other CALL) with a minimal valid CALLRESULT, without schema validation, so it costs far less than the charge
-points it serves and is never the bottleneck. It counts what it sees per group (the identity up to its first "-":
+It answers BootNotification (Accepted, with the current heartbeat interval), Heartbeat, StatusNotification,
+Authorize and StartTransaction (Accepted, transaction ids counted up), MeterValues and StopTransaction (and any other
+CALL) with a minimal valid CALLRESULT, without schema validation, so it costs far less than the charge points it
+serves and is never the bottleneck. It counts what it sees per group (the identity up to its first "-":
 "GW-000001" is in group "GW"), and answers plain HTTP on the same port for the benchmark:
 
   GET /_stats                       every group's counters as JSON
   GET /_interval?seconds=S          the interval later BootNotification answers carry
   GET /_push?group=G&seconds=S      sends ChangeConfiguration HeartbeatInterval=S to every open connection of G
+  GET /_call?group=G&action=A&payload=JSON
+                                    sends the CALL A with that payload to every open connection of G; the answers'
+                                    statuses are counted per action ("answers": {"A:Accepted": n, ...})
 
 Run: `python -m bench.lean_csms PORT [INTERVAL]`; SIGTERM stops it. Binds 127.0.0.1 only; no compression, no pings.
 """
@@ -48,6 +52,11 @@ class Group:
     heartbeats: int = 0
     statuses: int = 0
     other_calls: int = 0
+    transactions: int = 0  # StartTransactions answered (Accepted)
+    stops: int = 0
+    meter_values: int = 0
+    powers: defaultdict[str, int] = field(default_factory=lambda: defaultdict(int))  # Power.Active.Import samples
+    answers: defaultdict[str, int] = field(default_factory=lambda: defaultdict(int))  # "action:status" of pushed calls
     results: int = 0  # CALLRESULTs received (answers to pushed calls)
     call_errors: int = 0
     bad_frames: int = 0
@@ -65,6 +74,11 @@ class Group:
             "heartbeats": self.heartbeats,
             "statuses": self.statuses,
             "other_calls": self.other_calls,
+            "transactions": self.transactions,
+            "stops": self.stops,
+            "meter_values": self.meter_values,
+            "powers": dict(self.powers),
+            "answers": dict(self.answers),
             "results": self.results,
             "call_errors": self.call_errors,
             "bad_frames": self.bad_frames,
@@ -80,6 +94,8 @@ class LeanCsms:
         self.interval = interval
         self.groups: defaultdict[str, Group] = defaultdict(Group)
         self._ids = itertools.count(1)
+        self._transaction_ids = itertools.count(1)
+        self._pushed: dict[str, str] = {}  # message id of a pushed call -> its action, until answered
         self._clock: tuple[int, str] = (0, "")
 
     def current_time(self) -> str:
@@ -117,9 +133,12 @@ class LeanCsms:
             return None
         if kind == CALL_RESULT:
             group.results += 1
+            payload = message[2] if len(message) > 2 and isinstance(message[2], dict) else {}
+            group.answers[f"{self._pushed.pop(message_id, '?')}:{payload.get('status', '-')}"] += 1
             return None
         if kind != CALL:
             group.call_errors += kind == CALL_ERROR
+            self._pushed.pop(message_id, None)
             return None
         action = message[2]
         quoted = json.dumps(message_id)
@@ -137,17 +156,47 @@ class LeanCsms:
             return (
                 f'[3,{quoted},{{"status":"Accepted","currentTime":"{self.current_time()}","interval":{self.interval}}}]'
             )
+        if action == "MeterValues":
+            group.meter_values += 1
+            self.count_powers(group, message[3])
+            return f"[3,{quoted},{{}}]"
+        if action == "Authorize":
+            return f'[3,{quoted},{{"idTagInfo":{{"status":"Accepted"}}}}]'
+        if action == "StartTransaction":
+            group.transactions += 1
+            transaction_id = next(self._transaction_ids)
+            return f'[3,{quoted},{{"transactionId":{transaction_id},"idTagInfo":{{"status":"Accepted"}}}}]'
+        if action == "StopTransaction":
+            group.stops += 1
+            return f"[3,{quoted},{{}}]"
         group.other_calls += 1
         return f"[3,{quoted},{{}}]"
 
+    @staticmethod
+    def count_powers(group: Group, payload: Any) -> None:
+        """Counts the MeterValues' Power.Active.Import samples by value (what the meters delivered)."""
+        try:
+            for meter_value in payload["meterValue"]:
+                for sampled in meter_value["sampledValue"]:
+                    if sampled.get("measurand") == "Power.Active.Import":
+                        group.powers[sampled["value"]] += 1
+        except (KeyError, TypeError):
+            group.bad_frames += 1
+
     async def push_interval(self, group: Group, seconds: int) -> int:
         """ChangeConfiguration HeartbeatInterval to every open connection of the group; returns how many got it."""
-        payload = {"key": "HeartbeatInterval", "value": str(seconds)}
+        return await self.push_call(group, "ChangeConfiguration", {"key": "HeartbeatInterval", "value": str(seconds)})
+
+    async def push_call(self, group: Group, action: str, payload: dict[str, Any]) -> int:
+        """The CALL to every open connection of the group; returns how many got it (answers count in `answers`)."""
 
         async def send(websocket: ServerConnection) -> bool:
+            message_id = f"push-{next(self._ids)}"
+            self._pushed[message_id] = action
             try:
-                await websocket.send(json.dumps([CALL, f"push-{next(self._ids)}", "ChangeConfiguration", payload]))
+                await websocket.send(json.dumps([CALL, message_id, action, payload]))
             except ConnectionClosed:
+                self._pushed.pop(message_id, None)
                 return False
             group.frames += 1
             return True
@@ -169,6 +218,9 @@ class LeanCsms:
             body = {"interval": self.interval}
         elif url.path == "/_push":
             body = {"sent": await self.push_interval(self.groups[query["group"]], int(query["seconds"]))}
+        elif url.path == "/_call":
+            group = self.groups[query["group"]]
+            body = {"sent": await self.push_call(group, query["action"], json.loads(query["payload"]))}
         else:
             return connection.respond(HTTPStatus.NOT_FOUND, "unknown control route\n")
         return connection.respond(HTTPStatus.OK, json.dumps(body))

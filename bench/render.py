@@ -21,6 +21,10 @@ SUITES = {
     "recording": ("Frame recording", "plain sqlite3 `executemany` of the rows the store holds, same batch sizes"),
     "replay": ("Replay and verify", "reading the raw notification log, no decoding"),
     "commands": ("Commands", "the trivial Quart route's HTTP round trip, paced (same percentile)"),
+    "smart-charging": (
+        "Smart charging",
+        "the same fleet without charging profiles, in a second `serve` process over the same window",
+    ),
 }
 HEADER = ["figure", "value", "baseline", "vs baseline", "budget", "result", "next budget (design)", "measured"]
 

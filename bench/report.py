@@ -101,3 +101,15 @@ def source_note(before: tuple[float, str]) -> str | None:
         f"WARNING: gateway source changed during the run ({after[1]} at {changed:%H:%M:%S} UTC): the figures may "
         "mix two versions of the code."
     )
+
+
+def print_run(tables: Sequence[str], remarks: list[str], code_at_start: tuple[float, str]) -> list[str]:
+    """Prints a run's tables and its notes (with a warning when the gateway's code changed meanwhile); returns the
+    notes."""
+    changed = source_note(code_at_start)
+    if changed:
+        remarks.append(changed)
+    print(*(part for text in tables for part in (text, "")), sep="\n", end="")
+    for line in remarks:
+        print(f"NOTE {line}")
+    return remarks

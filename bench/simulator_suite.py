@@ -14,7 +14,7 @@ from bench.csms_control import lean_csms
 from bench.fleet_scenarios import Fleet, FrameCheck, Memory, RestartCheck, Window
 from bench.gateway_api import GatewayLog
 from bench.procs import raise_fd_limit
-from bench.report import append_section, load_average, machine, ratio, source_note, source_stamp, table, verdict
+from bench.report import append_section, load_average, machine, print_run, ratio, source_stamp, table, verdict
 from bench.results import Figure, ratio_of
 
 BASE_BUDGET_MIB = budgets.BASE_RSS.limit
@@ -252,12 +252,7 @@ def main() -> int:
     remarks = notes(gateway, bare, result, fd.describe(needed), (load_at_start, load_average()))
     remarks += restart_note(check)
     remarks += [frame_note(frame) for frame in frames]
-    changed = source_note(code_at_start)
-    if changed:
-        remarks.append(changed)
-    print(memory_table, "", fleet_table, sep="\n")
-    for line in remarks:
-        print(f"NOTE {line}")
+    print_run([memory_table, fleet_table], remarks, code_at_start)
     append_section(
         "Simulator",
         [
