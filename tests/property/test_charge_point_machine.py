@@ -25,6 +25,7 @@ from domain.runtime import ChargerRuntime
 from simulator.charging_limits import transaction_of
 from simulator.station import ChargerSpec, CommandRefused
 from simulator.v16 import ChargePoint16
+from tests.unit.test_charge_point_201 import FakeConnection
 
 MODEL = {
     "brand_name": "ABB",
@@ -39,24 +40,6 @@ CONNECTORS = st.sampled_from([1, 2])
 TAGS = st.sampled_from(["TAG-A", "TAG-B"])
 IN_TRANSACTION = {"Charging", "SuspendedEV", "SuspendedEVSE"}
 LONG_AGO = (datetime.now(UTC) - timedelta(days=1)).isoformat()
-
-
-class FakeWebsocket:
-    async def close(self, code: int, reason: str) -> None:
-        return None
-
-
-class FakeConnection:
-    def __init__(self) -> None:
-        self.inbox: asyncio.Queue[str] = asyncio.Queue()
-        self.outbox: asyncio.Queue[str] = asyncio.Queue()
-        self.websocket = FakeWebsocket()
-
-    async def send(self, text: str) -> None:
-        await self.outbox.put(text)
-
-    async def recv(self) -> str:
-        return await self.inbox.get()
 
 
 class Recorder:
