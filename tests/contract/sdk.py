@@ -43,7 +43,14 @@ def new_org() -> str:
     return f"org-{uuid4().hex[:8]}"
 
 
-RUNTIME_FIELDS = {"runtime_status", "connected_at", "last_frame_at", "heartbeat_interval", "connectors"}
+RUNTIME_FIELDS = {
+    "runtime_status",
+    "runtime_error",
+    "connected_at",
+    "last_frame_at",
+    "heartbeat_interval",
+    "connectors",
+}
 
 
 def desired(charger: Any) -> dict[str, Any]:

@@ -36,7 +36,7 @@ RECORD_KEYS = {
     "request_id",
     "data",
 }
-RUNTIME_KEYS = {"runtime_status", "connected_at", "last_frame_at", "heartbeat_interval", "connectors"}
+RUNTIME_KEYS = {"runtime_status", "runtime_error", "connected_at", "last_frame_at", "heartbeat_interval", "connectors"}
 TEST_SECONDS = 20
 
 

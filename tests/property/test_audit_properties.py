@@ -44,7 +44,7 @@ MODULE_SECONDS = 80
 EXAMPLE_SECONDS = 20
 TENANTS = ("acme", "globex")
 SITE = {"address": "1 Main", "city": "Paris", "country": "FR", "coordinates": {"latitude": 1.0, "longitude": 2.0}}
-RUNTIME_KEYS = {"runtime_status", "connected_at", "last_frame_at", "heartbeat_interval", "connectors"}
+RUNTIME_KEYS = {"runtime_status", "runtime_error", "connected_at", "last_frame_at", "heartbeat_interval", "connectors"}
 FEW = settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 

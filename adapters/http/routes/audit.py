@@ -16,6 +16,7 @@ from adapters.store.projections import fold_charger, fold_location, iso
 from application.ports import Actor
 from domain.charger import Charger
 from domain.location import Location
+from domain.security import effective_profile
 
 bp = Blueprint("audit", __name__)
 
@@ -73,4 +74,6 @@ async def state_as_of(who: Actor, kind: type, aggregate_id: object, moment: date
         doc = fold(doc, event)
     if doc is None:
         raise HttpError(404, f"{kind.__name__} not found at {iso(moment)}")
+    if kind is not Location:  # the profile a charger runs, as the live view shows it
+        doc = {**doc, "security_profile": effective_profile(doc.get("security_profile"), doc["ws_url"])}
     return doc
