@@ -12,6 +12,7 @@ from typing import Any
 from uuid import UUID
 
 from adapters.certificates import certificate_facts
+from domain.security import effective_profile
 
 TENANT_TOPIC = "domain.tenant:Tenant.Registered"
 LOCATION_PREFIX = "domain.location:Location."
@@ -113,6 +114,12 @@ def fold_charger(doc: dict | None, event: Any) -> dict | None:
     if name == "Deleted":
         return None
     return doc
+
+
+def present_charger(doc: dict) -> dict:
+    """A charger's document as the API serves it, live or as of a moment: the security profile it runs (the one
+    set, else what its URL implies)."""
+    return {**doc, "security_profile": effective_profile(doc.get("security_profile"), doc["ws_url"])}
 
 
 def _tls_view(fields: dict[str, Any]) -> dict[str, Any]:

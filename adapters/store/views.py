@@ -34,10 +34,10 @@ from adapters.store.projections import (
     fold_location,
     fold_runtime,
     iso,
+    present_charger,
 )
 from application.gateway import Gateway
 from application.waiting import wait_event
-from domain.security import effective_profile
 
 log = logging.getLogger("ocpplab.views")
 SCHEMA = """
@@ -542,8 +542,7 @@ def _with_runtime(row: aiosqlite.Row) -> dict:
         connectors=connectors,
         runtime_error=runtime.get("runtime_error"),
     )
-    doc["security_profile"] = effective_profile(doc.get("security_profile"), doc["ws_url"])
-    return doc
+    return present_charger(doc)
 
 
 def _chunks(items: list, size: int) -> Iterable[list]:

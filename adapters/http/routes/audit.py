@@ -12,11 +12,10 @@ from adapters.http.errors import HttpError
 from adapters.http.models.audit import EventPage, EventQuery
 from adapters.http.routes.common import charger_uuid, location_uuid
 from adapters.http.validation import query, responds
-from adapters.store.projections import fold_charger, fold_location, iso
+from adapters.store.projections import fold_charger, fold_location, iso, present_charger
 from application.ports import Actor
 from domain.charger import Charger
 from domain.location import Location
-from domain.security import effective_profile
 
 bp = Blueprint("audit", __name__)
 
@@ -74,6 +73,4 @@ async def state_as_of(who: Actor, kind: type, aggregate_id: object, moment: date
         doc = fold(doc, event)
     if doc is None:
         raise HttpError(404, f"{kind.__name__} not found at {iso(moment)}")
-    if kind is not Location:  # the profile a charger runs, as the live view shows it
-        doc = {**doc, "security_profile": effective_profile(doc.get("security_profile"), doc["ws_url"])}
-    return doc
+    return doc if kind is Location else present_charger(doc)
