@@ -35,6 +35,9 @@ WIRE_KINDS = frozenset(
     }
 )
 """Commands a connected charge point carries out on the wire: a stopped charger refuses them."""
+DRIVER_KINDS = WIRE_KINDS - {"authorize_id_tag", "proxy_message"}
+"""What happens at the charge point itself (a driver, the EV, the hardware): carried out at once also while the CSMS
+is unreachable; its transaction messages wait in the charge point's queue. The others need the CSMS's answer."""
 FAULT_ERROR_CODES = {  # fault type -> OCPP 1.6 ChargePointErrorCode
     "GroundFault": "GroundFailure",
     "OverCurrent": "OverCurrentFailure",

@@ -176,6 +176,39 @@ class ChargerRuntime(Aggregate):
         """The Installed notification that follows the reboot went out."""
         self._kept("firmware")["report_after_boot"] = False
 
+    @event("TransactionMessageQueued")
+    def transaction_message_queued(self, message: dict[str, Any]) -> None:
+        """A transaction-related message the CSMS has not processed yet (queued offline, or left undelivered when
+        the connection ended): delivered in order after the next accepted boot, also after a restart."""
+        self._kept("transaction_queue")[str(message["seq"])] = message
+
+    @event("TransactionMessageDelivered")
+    def transaction_message_delivered(
+        self, seq: int, transaction_ref: str | None = None, transaction_id: int | None = None
+    ) -> None:
+        """The CSMS processed a queued message; a 1.6 StartTransaction's answer numbers the transaction begun
+        offline (`transaction_ref` is the charger's own reference of it)."""
+        queue = self._kept("transaction_queue")
+        queue.pop(str(seq), None)
+        numbers = self._kept("transaction_numbers")
+        if transaction_ref is not None and transaction_id is not None:
+            numbers[transaction_ref] = transaction_id
+        referenced = {message.get("transaction_ref") for message in queue.values()}
+        for ref in [ref for ref in numbers if ref not in referenced]:
+            del numbers[ref]
+
+    @event("TransactionMessageDropped")
+    def transaction_message_dropped(self, seq: int, reason: str) -> None:
+        """A queued message given up (its attempts spent, or shed from a full queue)."""
+        self._kept("transaction_queue").pop(str(seq), None)
+
+    @event("TransactionNumbered")
+    def transaction_numbered(self, evse_id: int, connector_id: int, transaction_ref: str, transaction_id: str) -> None:
+        """A 1.6 transaction begun offline got its number from the CSMS while it still runs."""
+        transaction = self._kept("transactions").get(connector_key(evse_id, connector_id))
+        if transaction is not None and transaction["transaction_id"] == transaction_ref:
+            transaction["transaction_id"] = transaction_id
+
     def _kept(self, name: str) -> dict[str, dict[str, Any]]:
         """A table added after the first runtimes were recorded (older snapshots lack it)."""
         return self.__dict__.setdefault(name, {})
@@ -200,6 +233,16 @@ class ChargerRuntime(Aggregate):
     def firmware(self) -> dict[str, Any]:
         """The firmware a CSMS installed: version, location, request_id, report_after_boot (empty: the model's)."""
         return self._kept("firmware")
+
+    @property
+    def transaction_queue(self) -> dict[str, dict[str, Any]]:
+        """Undelivered transaction-related messages by sequence number (QueuedMessage records)."""
+        return self._kept("transaction_queue")
+
+    @property
+    def transaction_numbers(self) -> dict[str, Any]:
+        """1.6: the CSMS's number of each transaction begun offline that queued messages still refer to."""
+        return self._kept("transaction_numbers")
 
     @property
     def faults(self) -> dict[str, dict[str, Any]]:

@@ -54,6 +54,7 @@ class Maintenance:
         def after(self, coroutine: Any) -> None: ...
         def request_close(self, reason: str) -> None: ...
         async def call(self, message: Any) -> Any: ...
+        async def notify(self, message: Any) -> Any: ...
 
     def firmware_version(self) -> str:
         """The installed firmware: what the CSMS last installed, else the catalog model's."""
@@ -164,7 +165,7 @@ class Maintenance:
             message: Any = call201.FirmwareStatusNotification(status=status, request_id=request_id)
         else:
             message = call16.FirmwareStatusNotification(status=status)
-        await self.call(message)
+        await self.notify(message)
 
     async def report_firmware_state(self) -> None:
         """TriggerMessage FirmwareStatusNotification: the update under way, else Idle."""
@@ -214,7 +215,7 @@ class Maintenance:
             message: Any = call201.LogStatusNotification(status=status, request_id=request_id)
         else:
             message = call16.DiagnosticsStatusNotification(status=status)
-        await self.call(message)
+        await self.notify(message)
 
     async def report_log_state(self) -> None:
         """TriggerMessage DiagnosticsStatusNotification / LogStatusNotification: the upload under way, else Idle."""

@@ -60,12 +60,13 @@ def backoff_delay(attempt: int) -> float:
 
 def build_station(
     spec: ChargerSpec,
-    connection: RecordingConnection,
+    connection: RecordingConnection | None,
     runtime: ChargerRuntime,
     recorder: ObservationRecorder,
     kept: dict[tuple[int, int], Any] | None = None,
 ) -> Any:
-    """The charge point of the charger's OCPP version, behind the one Station interface."""
+    """The charge point of the charger's OCPP version, behind the one Station interface (`connection`: None until
+    its first connection)."""
     if spec.ocpp_version == "OCPP2.0.1":
         from simulator.v201 import ChargePoint201
 
@@ -156,14 +157,10 @@ class ChargerRunner:
 
     def reset(self) -> bool:
         """Closes the connection and reconnects at once (a reboot). False when not connected."""
-        if self.station is None:
+        if self.station is None or not self.station.linked:
             return False
         self.station.request_close("reset")
         return True
-
-    @property
-    def connected(self) -> bool:
-        return self.station is not None
 
     async def _run(self, after: asyncio.Task | None = None) -> None:
         if after is not None:
@@ -171,28 +168,33 @@ class ChargerRunner:
                 await asyncio.shield(after)
         spec = self.spec
         self.runtime, stream = await self.memory.load(self.gateway, self.recorder)
+        station = build_station(spec, None, self.runtime, self.recorder, self.memory.connectors)
+        station.auth_cache = self.memory.auth_cache
+        self.memory.connectors = station.connectors
+        station.start_station()
+        self.station = station
         attempt = 0
         try:
             while True:
                 self._observe("connecting", spec.url)
                 websocket = await self._connect()
                 if websocket is None:
+                    station.offline = True  # the CSMS cannot be reached: the charge point goes on without it
                     attempt += 1
                     await asyncio.sleep(self.delay(attempt))
                     continue
                 attempt = 0
                 self._observe("connected", websocket.subprotocol, now_iso())
                 code, reason = await self._serve(websocket, stream)
-                reset = self.station is not None and self.station.close_requested == "reset"
-                self.station = None
                 self._observe("disconnected", code, reason)
-                if not reset:
+                if station.offline:  # not a reboot: wait before trying again
                     attempt += 1
                     await asyncio.sleep(self.delay(attempt))
         finally:
             if self._websocket is not None:
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(self._websocket.close(1000, "charger stopped"), 5)
+            await asyncio.shield(station.stop_station())
             self.station = None
 
     async def _connect(self) -> Any:
@@ -233,15 +235,11 @@ class ChargerRunner:
         return websocket
 
     async def _serve(self, websocket: Any, stream: FrameStream) -> tuple[int | None, str]:
-        assert self.runtime is not None
         self._websocket = websocket
-        connection = RecordingConnection(websocket, stream)
-        self.station = build_station(self.spec, connection, self.runtime, self.recorder, self.memory.connectors)
-        self.station.auth_cache = self.memory.auth_cache
-        self.memory.connectors = self.station.connectors
-        reporting = asyncio.create_task(self._report_security_events(self.station))
+        station = self.station
+        reporting = asyncio.create_task(self._report_security_events(station))
         try:
-            await self.station.run_session()
+            await station.run_session(RecordingConnection(websocket, stream))
         except ConnectionClosed:
             pass
         except Exception:
@@ -249,7 +247,7 @@ class ChargerRunner:
         finally:
             reporting.cancel()
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(websocket.close(1000, self.station.close_requested or ""), 5)
+                await asyncio.wait_for(websocket.close(1000, station.close_requested or ""), 5)
             self._websocket = None
         return websocket.close_code, websocket.close_reason or "connection lost"
 

@@ -258,7 +258,7 @@ class CsmsCalls201:
 
     async def report_reservation_end(self, reservation_id: int, reason: str) -> None:
         if reason in ("Expired", "Removed"):
-            await self.call(
+            await self.notify(
                 call.ReservationStatusUpdate(reservation_id=reservation_id, reservation_update_status=reason)
             )
 

@@ -25,6 +25,7 @@ from urllib.parse import unquote, urlsplit
 
 from cryptography import x509
 from ocpp import v16, v201
+from ocpp.exceptions import InternalError
 from ocpp.routing import on
 from ocpp.v16 import call_result as result16
 from ocpp.v16 import datatypes as types16
@@ -67,6 +68,24 @@ class Verdicts:
     authorize_status: str = "Accepted"  # idTagInfo/idTokenInfo status: Authorize, StartTransaction, TransactionEvent
     accept_identities: set[str] | None = None  # None: everyone; else only these identities may connect (others: 404)
     basic_auth: dict[str, str] | None = None  # identity -> password; when set, HTTP Basic auth is required (401)
+    refuse: dict[str, int] = field(default_factory=dict)  # action -> how many of its next CALLs get a CallError
+
+
+REFUSED_ON_PURPOSE = "refused on purpose (Verdicts.refuse)"
+
+
+class Refusing:
+    """Answers a CALL with a CallError InternalError while `Verdicts.refuse` says so (a CSMS that fails to process
+    a message, e.g. to test a charge point's retries); mixed into both central systems."""
+
+    server: CsmsServer
+
+    async def _handle_call(self, msg: Any) -> Any:
+        refuse = self.server.verdicts.refuse
+        if refuse.get(msg.action, 0) > 0:
+            refuse[msg.action] -= 1
+            raise InternalError(description=REFUSED_ON_PURPOSE)
+        return await super()._handle_call(msg)  # type: ignore[misc]
 
 
 @dataclass
@@ -152,7 +171,7 @@ class RecordingConnection:
         self.pending.clear()
 
 
-class CentralSystem16(v16.ChargePoint):
+class CentralSystem16(Refusing, v16.ChargePoint):
     """The central-system side of one OCPP 1.6J connection."""
 
     def __init__(self, identity: str, connection: RecordingConnection, server: CsmsServer) -> None:
@@ -226,7 +245,7 @@ class CentralSystem16(v16.ChargePoint):
         return result16.SignCertificate(status="Rejected")  # this CSMS has no certificate authority
 
 
-class CentralSystem201(v201.ChargePoint):
+class CentralSystem201(Refusing, v201.ChargePoint):
     """The CSMS side of one OCPP 2.0.1 connection."""
 
     def __init__(self, identity: str, connection: RecordingConnection, server: CsmsServer) -> None:

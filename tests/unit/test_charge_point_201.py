@@ -133,9 +133,12 @@ async def stop(*tasks: asyncio.Task) -> None:
 
 @pytest.fixture
 async def wire() -> AsyncIterator[tuple[ChargePoint201, Csms, ChargerRuntime]]:
-    """A station that receives CSMS calls (not booted: the tests drive what it sends)."""
+    """A running station on an accepted connection that receives CSMS calls (its boot is taken as done: the tests
+    drive what it sends)."""
     connection = FakeConnection()
     station, runtime, _ = build(connection)
+    station.booted = station.ready = True
+    station.start_station()
     receiving = asyncio.create_task(station.start())
     yield station, Csms(connection), runtime
     await stop(receiving, *station._background)
@@ -175,9 +178,11 @@ async def test_boot_then_status_of_every_evse_then_heartbeat_interval_adopted():
         await csms.expect_call("StatusNotification", status(2, "Available"))
         await asyncio.sleep(0.05)
         assert csms.silent()  # the next frame is a Heartbeat in 300 s
+        assert station.booted and station.ready
     finally:
         await stop(session)
-    assert station.booted and station.heartbeat_interval == 300
+    assert not station.booted  # a boot belongs to its connection
+    assert station.heartbeat_interval == 300
     assert station.configuration.value("OCPPCommCtrlr.HeartbeatInterval") == "300"
     assert runtime.status == "booted" and runtime.heartbeat_interval == 300
     assert set(runtime.connectors) == {"1/1", "2/1"}
@@ -191,6 +196,7 @@ async def test_boot_then_status_of_every_evse_then_heartbeat_interval_adopted():
 
 async def test_triggered_boot_while_not_accepted_says_triggered(wire):
     station, csms, _ = wire
+    station.booted = station.ready = False
     assert await csms.ask("TriggerMessage", {"requestedMessage": "BootNotification"}) == [
         3,
         "1",
