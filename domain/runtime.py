@@ -22,6 +22,7 @@ class ChargerRuntime(Aggregate):
     """Written by the simulator only, so it never races the API on the Charger's version."""
 
     last_error: str | None = None  # why the last connection attempt failed (added later: a class default)
+    accepted_once = False  # a CSMS accepted a boot of this charger at least once (added later: a class default)
 
     @staticmethod
     def create_id(charger_id: UUID) -> UUID:
@@ -63,6 +64,8 @@ class ChargerRuntime(Aggregate):
     def boot_answered(self, status: str, interval: int) -> None:
         self.status = "booted" if status == "Accepted" else ("rejected" if status == "Rejected" else "connected")
         self.heartbeat_interval = interval
+        if status == "Accepted":
+            self.accepted_once = True
 
     @event("ConnectorStatusChanged")
     def connector_status_changed(

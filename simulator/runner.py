@@ -179,7 +179,7 @@ class ChargerRunner:
                 self._observe("connecting", spec.url)
                 websocket = await self._connect()
                 if websocket is None:
-                    station.offline = True  # the CSMS cannot be reached: the charge point goes on without it
+                    station.lost_the_csms()
                     attempt += 1
                     await asyncio.sleep(self.delay(attempt))
                     continue
@@ -187,7 +187,7 @@ class ChargerRunner:
                 self._observe("connected", websocket.subprotocol, now_iso())
                 code, reason = await self._serve(websocket, stream)
                 self._observe("disconnected", code, reason)
-                if station.offline:  # not a reboot: wait before trying again
+                if station.close_requested != "reset":  # a reboot reconnects at once
                     attempt += 1
                     await asyncio.sleep(self.delay(attempt))
         finally:

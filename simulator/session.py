@@ -52,6 +52,11 @@ class Session:
             if connector.transaction_id:
                 self.record_meter(connector)  # type: ignore[attr-defined]
 
+    def lost_the_csms(self) -> None:
+        """The CSMS cannot be reached (a failed connect, a lost connection): a charge point the CSMS accepted before
+        goes on alone; one never accepted waits for its first boot (its commands stay queued)."""
+        self.offline = self.runtime.accepted_once  # type: ignore[attr-defined]
+
     def takes(self, kind: str) -> bool:
         """Whether a command of this kind can go to the station now: anything once it is booted, what happens at
         the charge point itself also while it cannot reach the CSMS."""
@@ -78,7 +83,8 @@ class Session:
                 task.result()
         finally:
             self.ready = self.booted = False
-            self.offline = self.close_requested != "reset"  # a reboot reconnects at once: it is not an outage
+            if self.close_requested != "reset":  # a reboot reconnects at once: it is not an outage
+                self.lost_the_csms()
             link, self._connection = self._connection, None
             self._cut_off_calls()
             self.connection_lost_by_outbox()  # type: ignore[attr-defined]
