@@ -176,6 +176,39 @@ class ChargerRuntime(Aggregate):
         """The Installed notification that follows the reboot went out."""
         self._kept("firmware")["report_after_boot"] = False
 
+    @event("CertificateRequested")
+    def certificate_requested(self, certificate_type: str, sealed_key: str) -> None:
+        """A signing request went out for a key the station generated (sealed: never in clear text in an event);
+        the CertificateSigned that answers it is checked against this key, also after a gateway restart."""
+        self._kept("certificate_requests")[certificate_type] = {"sealed_key": sealed_key}
+
+    @event("StationCertificateInstalled")
+    def station_certificate_installed(
+        self, certificate_type: str, chain: str, sealed_key: str, superseded: str | None
+    ) -> None:
+        """A signed chain for the requested key: the next connections present it (`superseded`: the digest of the
+        charger's configured client certificate it takes the place of; a newer configured one wins again)."""
+        self._kept("station_certificates")[certificate_type] = {
+            "chain": chain,
+            "sealed_key": sealed_key,
+            "superseded": superseded,
+        }
+        self._kept("certificate_requests").pop(certificate_type, None)
+
+    @event("CertificateInstalled")
+    def certificate_installed(self, certificate_type: str, certificate: str, hash_data: dict[str, str]) -> None:
+        """A certificate the CSMS installed (InstallCertificate), keyed by its SHA-256 hash data."""
+        key = f"{hash_data['issuer_name_hash']}:{hash_data['issuer_key_hash']}:{hash_data['serial_number']}"
+        self._kept("certificates")[key] = {
+            "certificate_type": certificate_type,
+            "certificate": certificate,
+            "hash_data": hash_data,
+        }
+
+    @event("CertificateDeleted")
+    def certificate_deleted(self, key: str) -> None:
+        self._kept("certificates").pop(key, None)
+
     def _kept(self, name: str) -> dict[str, dict[str, Any]]:
         """A table added after the first runtimes were recorded (older snapshots lack it)."""
         return self.__dict__.setdefault(name, {})
@@ -200,6 +233,19 @@ class ChargerRuntime(Aggregate):
     def firmware(self) -> dict[str, Any]:
         """The firmware a CSMS installed: version, location, request_id, report_after_boot (empty: the model's)."""
         return self._kept("firmware")
+
+    @property
+    def certificates(self) -> dict[str, dict[str, Any]]:
+        """The certificates the CSMS installed, by hash data key."""
+        return self._kept("certificates")
+
+    @property
+    def certificate_requests(self) -> dict[str, dict[str, Any]]:
+        return self._kept("certificate_requests")
+
+    @property
+    def station_certificates(self) -> dict[str, dict[str, Any]]:
+        return self._kept("station_certificates")
 
     @property
     def faults(self) -> dict[str, dict[str, Any]]:
