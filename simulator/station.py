@@ -13,6 +13,7 @@ from typing import Any
 
 from domain.runtime import ChargerRuntime
 from simulator.authorization import Authorization
+from simulator.certificates import Certificates
 from simulator.charging_limits import ChargingLimits
 from simulator.command_desk import CommandDesk
 from simulator.common_handlers import CommonHandlers
@@ -23,6 +24,7 @@ from simulator.model import ChargerSpec, CommandRefused, Connector, Ticket, now_
 from simulator.recorder import ObservationRecorder
 from simulator.reservation_desk import ReservationDesk
 from simulator.routing import Routing
+from simulator.security_events import SecurityEvents
 from simulator.session import Session
 
 __all__ = ["ChargerSpec", "CommandRefused", "Connector", "Station", "Ticket", "now_iso"]
@@ -41,6 +43,8 @@ class Station(
     ChargingLimits,
     ReservationDesk,
     CommonHandlers,
+    Certificates,
+    SecurityEvents,
 ):
     """Behaviour shared by both OCPP versions, mixed in before the ocpp library's ChargePoint (it wraps its call
     handling). The subclass provides the protocol-specific messages."""
