@@ -129,8 +129,8 @@ class Maintenance:
         if signature is not None:
             signer = transfers.load_certificate(certificate) if certificate else None
             if not transfers.signature_valid(fetched, signature, signer):
-                await self.firmware_status("InvalidSignature", request_id)
                 self.security_event("InvalidFirmwareSignature", f"the signature of {location} does not verify")
+                await self.firmware_status("InvalidSignature", request_id)
                 return
             await self.firmware_status("SignatureVerified", request_id)
         await self._wait_for(install, "InstallScheduled", request_id)

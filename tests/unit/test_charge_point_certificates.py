@@ -15,6 +15,7 @@ from uuid import uuid4
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from adapters.secret_box import AesSecretBox
@@ -22,8 +23,10 @@ from domain.configuration import Configuration16
 from domain.runtime import ChargerRuntime
 from simulator.station import ChargerSpec
 from simulator.v16 import ChargePoint16
+from tests.file_servers import http_server
 from tests.pki import Authority
-from tests.unit.test_charge_point_201 import Csms, FakeConnection, FakeRecorder, build, stop
+from tests.unit.test_charge_point_201 import NOW, Csms, FakeConnection, FakeRecorder, build, stop
+from tests.unit.test_transfers import signed
 
 CA = Authority("Operator CA")
 Wire = tuple[Any, Csms, ChargerRuntime, FakeRecorder]
@@ -171,3 +174,41 @@ async def test_a_16_charge_point_speaks_the_whitepaper_only_when_its_model_does(
         heartbeat = await csms.ask("ExtendedTriggerMessage", {"requestedMessage": "Heartbeat"}, "3")
         assert heartbeat == [3, "3", {"status": "Accepted"}]
         await csms.expect_call("Heartbeat", {}, {"currentTime": "2025-01-02T03:04:05.000Z"})
+
+
+async def test_firmware_signatures_and_installs_are_noted_as_security_events(cs: Wire) -> None:
+    station, csms, _, _ = cs
+    key = ec.generate_private_key(ec.SECP256R1())
+    signature, certificate = signed(b"image", key)
+    bad_signature, _ = signed(b"another image", key)
+    with http_server({"/fw/signed-3.0.bin": b"image"}) as server:
+        firmware = {"location": server.url("/fw/signed-3.0.bin"), "retrieveDateTime": NOW, "signature": bad_signature}
+        firmware["signingCertificate"] = certificate
+        await csms.ask("UpdateFirmware", {"requestId": 5, "retries": 0, "firmware": firmware})
+        for step in ("Downloading", "Downloaded", "InvalidSignature"):
+            await csms.expect_call("FirmwareStatusNotification", {"status": step, "requestId": 5})
+        assert "does not verify" in station.pending_security_events["InvalidFirmwareSignature"]["tech_info"]
+        firmware["signature"] = signature
+        await csms.ask("UpdateFirmware", {"requestId": 6, "retries": 0, "firmware": firmware}, "2")
+        for step in ("Downloading", "Downloaded", "SignatureVerified", "Installing", "InstallRebooting"):
+            await csms.expect_call("FirmwareStatusNotification", {"status": step, "requestId": 6})
+    assert "signed-3.0" in station.pending_security_events["FirmwareUpdated"]["tech_info"]  # sent after the reboot
+    firmware["signingCertificate"] = "not a certificate"
+    assert (await csms.ask("UpdateFirmware", {"requestId": 7, "firmware": firmware}, "3"))[2] == {
+        "status": "InvalidCertificate"
+    }
+    assert "InvalidFirmwareSigningCertificate" in station.pending_security_events
+
+
+async def test_a_booted_station_reports_a_security_event_right_after_its_answer(cs: Wire) -> None:
+    station, csms, _, _ = cs
+    station.ready = True
+    install = {"certificateType": "CSMSRootCertificate", "certificate": CA.certificate}
+    assert await csms.ask("InstallCertificate", install) == [3, "1", {"status": "Accepted"}]
+    frame = await csms.expect_call(
+        "SecurityEventNotification",
+        {"type": "ReconfigurationOfSecurityParameters", "timestamp": ANY, "techInfo": ANY},
+    )
+    assert "CSMSRootCertificate" in frame[3]["techInfo"]
+    await asyncio.sleep(0.05)
+    assert station.pending_security_events == {}
