@@ -212,6 +212,39 @@ class ChargerRuntime(Aggregate):
         if transaction is not None and transaction["transaction_id"] == transaction_ref:
             transaction["transaction_id"] = transaction_id
 
+    @event("CertificateRequested")
+    def certificate_requested(self, certificate_type: str, sealed_key: str) -> None:
+        """A signing request went out for a key the station generated (sealed: never in clear text in an event);
+        the CertificateSigned that answers it is checked against this key, also after a gateway restart."""
+        self._kept("certificate_requests")[certificate_type] = {"sealed_key": sealed_key}
+
+    @event("StationCertificateInstalled")
+    def station_certificate_installed(
+        self, certificate_type: str, chain: str, sealed_key: str, superseded: str | None
+    ) -> None:
+        """A signed chain for the requested key: the next connections present it (`superseded`: the digest of the
+        charger's configured client certificate it takes the place of; a newer configured one wins again)."""
+        self._kept("station_certificates")[certificate_type] = {
+            "chain": chain,
+            "sealed_key": sealed_key,
+            "superseded": superseded,
+        }
+        self._kept("certificate_requests").pop(certificate_type, None)
+
+    @event("CertificateInstalled")
+    def certificate_installed(self, certificate_type: str, certificate: str, hash_data: dict[str, str]) -> None:
+        """A certificate the CSMS installed (InstallCertificate), keyed by its SHA-256 hash data."""
+        key = f"{hash_data['issuer_name_hash']}:{hash_data['issuer_key_hash']}:{hash_data['serial_number']}"
+        self._kept("certificates")[key] = {
+            "certificate_type": certificate_type,
+            "certificate": certificate,
+            "hash_data": hash_data,
+        }
+
+    @event("CertificateDeleted")
+    def certificate_deleted(self, key: str) -> None:
+        self._kept("certificates").pop(key, None)
+
     def _kept(self, name: str) -> dict[str, dict[str, Any]]:
         """A table added after the first runtimes were recorded (older snapshots lack it)."""
         return self.__dict__.setdefault(name, {})
@@ -246,6 +279,19 @@ class ChargerRuntime(Aggregate):
     def transaction_numbers(self) -> dict[str, Any]:
         """1.6: the CSMS's number of each transaction begun offline that queued messages still refer to."""
         return self._kept("transaction_numbers")
+
+    @property
+    def certificates(self) -> dict[str, dict[str, Any]]:
+        """The certificates the CSMS installed, by hash data key."""
+        return self._kept("certificates")
+
+    @property
+    def certificate_requests(self) -> dict[str, dict[str, Any]]:
+        return self._kept("certificate_requests")
+
+    @property
+    def station_certificates(self) -> dict[str, dict[str, Any]]:
+        return self._kept("station_certificates")
 
     @property
     def faults(self) -> dict[str, dict[str, Any]]:

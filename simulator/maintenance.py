@@ -53,6 +53,7 @@ class Maintenance:
         def observe(self, observation: str, *details: Any) -> None: ...
         def after(self, coroutine: Any) -> None: ...
         def request_close(self, reason: str) -> None: ...
+        def security_event(self, kind: str, info: str, *, now: bool = True) -> None: ...
         async def call(self, message: Any) -> Any: ...
         async def notify(self, message: Any) -> Any: ...
 
@@ -129,6 +130,7 @@ class Maintenance:
         if signature is not None:
             signer = transfers.load_certificate(certificate) if certificate else None
             if not transfers.signature_valid(fetched, signature, signer):
+                self.security_event("InvalidFirmwareSignature", f"the signature of {location} does not verify")
                 await self.firmware_status("InvalidSignature", request_id)
                 return
             await self.firmware_status("SignatureVerified", request_id)
@@ -138,6 +140,7 @@ class Maintenance:
         await self.firmware_status("Installing", request_id)
         version = transfers.firmware_version(location, fetched)
         self.observe("firmware_installed", version, location, request_id, self._ocpp201)
+        self.security_event("FirmwareUpdated", f"firmware {version} installed from {location}", now=False)
         log.info("%s: installed firmware %s from %s; rebooting", self.spec.identity, version, location)
         await self.firmware_status("InstallRebooting" if self._ocpp201 else "Installed", request_id)
         self.request_close("reset")

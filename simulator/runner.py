@@ -12,13 +12,14 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from websockets.asyncio.client import connect
-from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidMessage, InvalidURI
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidMessage, InvalidStatus, InvalidURI
 
+from domain.charger import TLS_FIELDS
 from domain.configuration import Configuration16, DeviceModel201
-from simulator.proxy import build_call
 from simulator.recorder import ObservationRecorder
+from simulator.security_events import note_security_event
 from simulator.station import ChargerSpec, now_iso
-from simulator.tls import INVALID_CSMS_CERTIFICATE
+from simulator.tls import INVALID_CSMS_CERTIFICATE, HeldTls
 from simulator.wire import FrameStream, RecordingConnection
 
 if TYPE_CHECKING:
@@ -95,7 +96,7 @@ class ChargerMemory:
         self.stream: FrameStream | None = None
         self.auth_cache: dict[str, str] = {}  # id tag -> the CSMS's last verdict
         self.connectors: dict[tuple[int, int], Any] = {}  # the connectors and their meters, across reconnects
-        self.security_events: dict[str, str] = {}  # type -> techInfo, sent after the next good connection
+        self.security_events: dict[str, dict[str, str]] = {}  # type -> timestamp, techInfo: reported after boot
         self._loading = asyncio.Lock()
 
     async def load(self, gateway: Gateway, recorder: ObservationRecorder) -> tuple[ChargerRuntime, FrameStream]:
@@ -139,6 +140,10 @@ class ChargerRunner:
         self._websocket: Any = None
         self._task: asyncio.Task | None = None
         self.runtime: ChargerRuntime | None = None
+        self.held_tls = HeldTls()
+        if any(getattr(memory.spec, name) != getattr(spec, name) for name in TLS_FIELDS):
+            note_security_event(spec, memory.security_events, "ReconfigurationOfSecurityParameters", "TLS settings")
+        memory.spec = spec
 
     def start(self, after: asyncio.Task | None = None) -> None:
         """Runs the charge point; `after`: the stop of its previous runner, which must close first."""
@@ -170,6 +175,8 @@ class ChargerRunner:
         self.runtime, stream = await self.memory.load(self.gateway, self.recorder)
         station = build_station(spec, None, self.runtime, self.recorder, self.memory.connectors)
         station.auth_cache = self.memory.auth_cache
+        station.security_events = self.memory.security_events
+        station.secrets = self.gateway.secrets
         self.memory.connectors = station.connectors
         station.start_station()
         self.station = station
@@ -187,7 +194,9 @@ class ChargerRunner:
                 self._observe("connected", websocket.subprotocol, now_iso())
                 code, reason = await self._serve(websocket, stream)
                 self._observe("disconnected", code, reason)
-                if station.close_requested != "reset":  # a reboot reconnects at once
+                if station.close_requested == "reset":  # a reboot reconnects at once
+                    note_security_event(spec, self.memory.security_events, "ResetOrReboot", "reset")
+                else:
                     attempt += 1
                     await asyncio.sleep(self.delay(attempt))
         finally:
@@ -213,7 +222,7 @@ class ChargerRunner:
                 subprotocols=[spec.subprotocol],  # type: ignore[list-item]
                 additional_headers=headers,
                 compression="deflate" if self.compression else None,
-                ssl=(self.ssl_context or system_context()) if tls else None,
+                ssl=self._tls_context() if tls else None,
                 proxy=None,
                 open_timeout=10,
                 ping_interval=None,
@@ -223,10 +232,13 @@ class ChargerRunner:
         except (OSError, InvalidHandshake, InvalidURI, TimeoutError) as error:
             log.info("%s: cannot connect to %s: %s", spec.identity, spec.url, error)
             self._failed(failure_text(error, tls))
+            pending = self.memory.security_events
             if isinstance(error, ssl.SSLCertVerificationError) or isinstance(
                 error.__cause__, ssl.SSLCertVerificationError
             ):
-                self.memory.security_events[INVALID_CSMS_CERTIFICATE] = failure_text(error)[:255]
+                note_security_event(spec, pending, INVALID_CSMS_CERTIFICATE, failure_text(error))
+            elif isinstance(error, InvalidStatus) and error.response.status_code == 401:
+                note_security_event(spec, pending, "FailedToAuthenticateAtCsms", "HTTP 401 at the WebSocket upgrade")
             return None
         if websocket.subprotocol != spec.subprotocol:
             log.warning("%s: the CSMS did not accept subprotocol %s", spec.identity, spec.subprotocol)
@@ -252,21 +264,25 @@ class ChargerRunner:
         return websocket.close_code, websocket.close_reason or "connection lost"
 
     async def _report_security_events(self, station: Any) -> None:
-        """Sends the security events of failed attempts (InvalidCsmsCertificate) once the charge point is booted."""
-        pending = self.memory.security_events
-        if not pending:
+        """Reports the security events noted before this connection (a refused attempt, a reset, a firmware
+        installed...) once the charge point is booted."""
+        if not self.memory.security_events:
             return
         while not station.ready:
             await asyncio.sleep(0.1)
-        for kind, info in list(pending.items()):
-            payload = {"type": kind, "timestamp": now_iso(), "tech_info": info}
-            try:
-                answer = await station.call(build_call(self.spec.ocpp_version, "security_event_notification", payload))
-            except Exception:  # the connection ended or no answer: kept for the next connection
-                log.info("%s: SecurityEventNotification %s not delivered", self.spec.identity, kind, exc_info=True)
-                return
-            if answer is not None:
-                pending.pop(kind, None)
+        await station.report_security_events()
+
+    def _tls_context(self) -> ssl.SSLContext:
+        """The context of this attempt: with the CSMS roots and the station certificate the charger holds (they
+        change while it runs), else the one of its settings."""
+        assert self.runtime is not None
+        secrets = self.gateway.secrets
+        try:
+            held = self.held_tls.context(self.spec, self.runtime, secrets.unseal if secrets is not None else None)
+        except Exception:  # material that does not load: the settings' context still may
+            log.warning("%s: cannot use the certificates it holds", self.spec.identity, exc_info=True)
+            held = None
+        return held or self.ssl_context or system_context()
 
     def _failed(self, error: str) -> None:
         """Records why the connection failed, once per reason (a fleet retrying for hours adds no events)."""

@@ -14,6 +14,7 @@ from typing import Any
 
 from domain.runtime import ChargerRuntime
 from simulator.authorization import Authorization
+from simulator.certificates import Certificates
 from simulator.charging_limits import ChargingLimits
 from simulator.command_desk import CommandDesk
 from simulator.common_handlers import CommonHandlers
@@ -25,6 +26,7 @@ from simulator.outbox import Outbox
 from simulator.recorder import ObservationRecorder
 from simulator.reservation_desk import ReservationDesk
 from simulator.routing import Routing
+from simulator.security_events import SecurityEvents
 from simulator.session import Session
 
 __all__ = ["ChargerSpec", "CommandRefused", "Connector", "Station", "Ticket", "now_iso"]
@@ -44,6 +46,8 @@ class Station(
     ChargingLimits,
     ReservationDesk,
     CommonHandlers,
+    Certificates,
+    SecurityEvents,
 ):
     """Behaviour shared by both OCPP versions, mixed in before the ocpp library's ChargePoint (it wraps its call
     handling). The subclass provides the protocol-specific messages."""

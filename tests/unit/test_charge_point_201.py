@@ -99,6 +99,20 @@ class Csms:
         await self.answer(frame, {} if answer is None else answer)
         return frame
 
+    async def expect_calls(self, expected: list[tuple[str, Any]], unordered: str) -> list[list[Any]]:
+        """The station's next CALLs are `expected` ((action, payload), in order) with CALLs of `unordered` among
+        them wherever they come (answered and returned), until every expected one came and one of `unordered`."""
+        others: list[list[Any]] = []
+        while expected or not others:
+            frame = await self.next_frame()
+            await self.answer(frame, {})
+            if frame[2] == unordered:
+                others.append(frame)
+                continue
+            action, payload = expected.pop(0)
+            assert frame == [2, ANY, action, payload]
+        return others
+
     def silent(self) -> bool:
         return self.connection.outbox.empty()
 
@@ -736,8 +750,12 @@ async def test_a_signed_firmware_is_verified_before_it_is_installed(wire):
             "1",
             {"status": "Accepted"},
         ]
-        for step in ("Downloading", "Downloaded", "InvalidSignature"):
-            await csms.expect_call("FirmwareStatusNotification", {"status": step, "requestId": 5})
+        statuses = [
+            ("FirmwareStatusNotification", {"status": s, "requestId": 5}) for s in ("Downloading", "Downloaded")
+        ]
+        statuses.append(("FirmwareStatusNotification", {"status": "InvalidSignature", "requestId": 5}))
+        [event] = await csms.expect_calls(statuses, unordered="SecurityEventNotification")
+        assert event[3]["type"] == "InvalidFirmwareSignature"  # the station is booted: reported at once
         assert runtime.firmware == {}
         firmware["signature"] = signature
         await csms.ask("UpdateFirmware", {"requestId": 6, "retries": 0, "firmware": firmware}, "2")

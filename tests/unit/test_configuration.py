@@ -98,6 +98,7 @@ WRITABLE_201 = {
     "SmartChargingCtrlr.Enabled",
     "ReservationCtrlr.Enabled",
     "ClockCtrlr.TimeSource",
+    "SecurityCtrlr.OrganizationName",
 }
 NOW = datetime(2025, 3, 4, 5, 6, 7, tzinfo=UTC)
 
