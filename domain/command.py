@@ -9,6 +9,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate, event
 
 from domain.errors import Conflict, InvalidValue
+from domain.instants import instant
 
 TERMINAL = frozenset({"completed", "failed", "expired"})
 LIFECYCLE_KINDS = frozenset({"start_charger", "stop_charger", "reset_charger"})
@@ -128,7 +129,7 @@ def _reservation_fields(ocpp_version: str, body: dict[str, Any]) -> dict[str, An
 
 def _moment(text: str) -> datetime:
     try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00"))
+        return instant(text)
     except ValueError:
         raise InvalidValue("expiry_date", "must be an ISO 8601 date and time") from None
 

@@ -12,9 +12,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from domain.command import FAULT_ERROR_CODES
+from domain.instants import instant
 from simulator.model import CommandRefused, Connector
 from simulator.proxy import build_call
-from simulator.reservation_desk import instant
 
 log = logging.getLogger("ocpplab.simulator")
 RESERVATION_DEFAULT = timedelta(minutes=30)  # a reservation made through the API without an expiry

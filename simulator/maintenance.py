@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from ocpp.v16 import call as call16
 from ocpp.v201 import call as call201
 
+from domain.instants import instant_or_none
 from simulator import transfers
 from simulator.transfers import TransferFailed
 
@@ -28,17 +29,6 @@ FRAMES_IN_FILE = 2000  # the newest recorded frames a diagnostics file draws fro
 IDLE_CHECK = 1.0  # seconds between checks whether the transactions ended (an install waits for them)
 FIRMWARE_DONE = ("Installed", "InstallRebooting", "DownloadFailed", "InvalidSignature", "InstallationFailed")
 LOG_DONE = ("Uploaded", "UploadFailed", "UploadFailure")
-
-
-def moment(text: str | None) -> datetime | None:
-    """An OCPP dateTime (None when absent or unreadable); without a zone, UTC."""
-    if not text:
-        return None
-    try:
-        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 class Maintenance:
@@ -147,7 +137,7 @@ class Maintenance:
 
     async def _wait_for(self, when: str | None, status: str, request_id: int | None) -> None:
         """Waits until `when` (a retrieve or install date in the future); 2.0.1 says so first."""
-        at = moment(when)
+        at = instant_or_none(when)
         delay = (at - datetime.now(UTC)).total_seconds() if at else 0.0
         if delay > 0:
             if self._ocpp201:
@@ -188,7 +178,9 @@ class Maintenance:
         request_id: int | None = None,
     ) -> bool:
         """Uploads the diagnostics file once the answer went out; True when it cancelled one under way."""
-        upload = self._upload_log(location, filename, moment(since), moment(until), retries, interval, request_id)
+        upload = self._upload_log(
+            location, filename, instant_or_none(since), instant_or_none(until), retries, interval, request_id
+        )
         return self._exclusive("log", upload)
 
     async def _upload_log(

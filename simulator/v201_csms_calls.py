@@ -9,7 +9,7 @@ from ocpp.routing import on
 from ocpp.v201 import call, call_result
 from ocpp.v201.enums import Action
 
-from simulator.reservation_desk import instant
+from domain.instants import instant
 from simulator.station import Connector, now_iso
 from simulator.transfers import load_certificate
 

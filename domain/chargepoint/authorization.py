@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
+
+from domain.instants import instant_or_none
 
 ACCEPTED = "Accepted"
 UNKNOWN = "Invalid"  # the verdict an unknown tag gets offline when unknown tags may not start
@@ -42,13 +44,8 @@ class Verdict:
 
 
 def _expired(expiry: str | None, now: datetime) -> bool:
-    if not expiry:
-        return False
-    try:
-        moment = datetime.fromisoformat(expiry.replace("Z", "+00:00"))
-    except ValueError:
-        return False
-    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)) < now
+    moment = instant_or_none(expiry)
+    return moment is not None and moment < now
 
 
 def known_verdict(

@@ -26,7 +26,11 @@ from domain.chargepoint.certificates import (
 from domain.runtime import ChargerRuntime
 from tests.pki import Authority
 
-NOW = datetime.now(UTC)
+
+def now() -> datetime:
+    """The test's own moment: certificates made in a test are valid from 5 minutes before it (a module-level
+    instant falls before them when the suite runs long)."""
+    return datetime.now(UTC)
 
 
 def certificate(pem: str) -> x509.Certificate:
@@ -48,7 +52,7 @@ def store(*entries: tuple[str, str], version: str = "OCPP2.0.1") -> CertificateS
     """A store holding these (type, PEM), as the runtime records them."""
     recorded: dict[str, dict] = {}
     for certificate_type, pem in entries:
-        status, entry = CertificateStore(recorded, version).admit(certificate_type, pem, NOW)
+        status, entry = CertificateStore(recorded, version).admit(certificate_type, pem, now())
         assert status == "Accepted" and entry is not None
         recorded[entry.hash_data.key] = {
             "certificate_type": entry.certificate_type,
@@ -104,18 +108,18 @@ def test_a_certificate_is_found_by_hash_data_of_another_algorithm() -> None:
 def test_installing_refuses_what_is_no_valid_certificate_of_an_installable_type() -> None:
     empty = CertificateStore({}, "OCPP2.0.1")
     root = Authority().certificate
-    assert empty.admit("CSMSRootCertificate", "not a certificate", NOW) == ("Rejected", None)
-    assert empty.admit("V2GCertificateChain", root, NOW) == ("Rejected", None)  # not installable
-    assert empty.admit("CSMSRootCertificate", root, NOW + timedelta(days=31)) == ("Rejected", None)  # expired
-    assert CertificateStore({}, "OCPP1.6").admit("CSMSRootCertificate", root, NOW) == ("Rejected", None)
-    assert CertificateStore({}, "OCPP1.6").admit("CentralSystemRootCertificate", root, NOW)[0] == "Accepted"
+    assert empty.admit("CSMSRootCertificate", "not a certificate", now()) == ("Rejected", None)
+    assert empty.admit("V2GCertificateChain", root, now()) == ("Rejected", None)  # not installable
+    assert empty.admit("CSMSRootCertificate", root, now() + timedelta(days=31)) == ("Rejected", None)  # expired
+    assert CertificateStore({}, "OCPP1.6").admit("CSMSRootCertificate", root, now()) == ("Rejected", None)
+    assert CertificateStore({}, "OCPP1.6").admit("CentralSystemRootCertificate", root, now())[0] == "Accepted"
 
 
 def test_installing_the_same_certificate_again_records_nothing_and_a_full_store_refuses_more() -> None:
     roots = [Authority(f"Root {n}").certificate for n in range(MAX_INSTALLED)]
     full = store(*(("MORootCertificate", pem) for pem in roots))
-    assert full.admit("MORootCertificate", roots[0], NOW) == ("Accepted", None)
-    assert full.admit("MORootCertificate", Authority("One too many").certificate, NOW) == ("Rejected", None)
+    assert full.admit("MORootCertificate", roots[0], now()) == ("Accepted", None)
+    assert full.admit("MORootCertificate", Authority("One too many").certificate, now()) == ("Rejected", None)
 
 
 def test_the_station_certificate_is_never_deleted() -> None:
@@ -130,14 +134,14 @@ def test_a_signed_chain_must_carry_the_requested_key_be_valid_and_hold_together(
     ca = Authority("Signing CA")
     csr = signing_request(key, "CP-1", "Acme")
     chain = parse_chain(ca.sign_csr(csr))
-    assert chain_problem(chain, key.public_key(), NOW) is None
+    assert chain_problem(chain, key.public_key(), now()) is None
 
     other = ec.generate_private_key(ec.SECP256R1()).public_key()
-    assert "not of the key" in str(chain_problem(chain, other, NOW))
-    assert "expired" in str(chain_problem(chain, key.public_key(), NOW + timedelta(days=8)))
+    assert "not of the key" in str(chain_problem(chain, other, now()))
+    assert "expired" in str(chain_problem(chain, key.public_key(), now() + timedelta(days=8)))
     broken = [chain[0], certificate(Authority("Not the signer").certificate)]
-    assert "not signed by the next" in str(chain_problem(broken, key.public_key(), NOW))
-    assert chain_problem([], key.public_key(), NOW) == "the chain holds no certificate"
+    assert "not signed by the next" in str(chain_problem(broken, key.public_key(), now()))
+    assert chain_problem([], key.public_key(), now()) == "the chain holds no certificate"
 
 
 def test_the_16_whitepaper_names_the_renamed_security_events() -> None:
