@@ -7,18 +7,23 @@ Two ways to use it, both against the lean CSMS:
   sending BootNotification, two StatusNotifications, then a Heartbeat every interval (the boot answer's, changed by
   a ChangeConfiguration HeartbeatInterval from the CSMS, which it answers). Frames are written by hand.
 
-Run: `python -m bench.bare_client URL PREFIX [--boot N]`; prints `ready` once started; `quit` (or EOF, or SIGTERM)
-ends it. Every wait is bounded.
+Run: `python -m bench.bare_client URL PREFIX [--boot N] [--ca PEM_FILE] [--key KEY]`; prints `ready` once started;
+`quit` (or EOF, or SIGTERM) ends it. Every wait is bounded. For a wss:// URL, `--ca` is the CA that verifies the
+CSMS (one SSLContext for every connection, as the simulator shares one); `--key` sends HTTP Basic credentials
+`identity:KEY` (security profiles 1 and 2, the TLS benchmark).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import contextlib
 import itertools
 import json
+import ssl
 import sys
+from dataclasses import dataclass
 from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
@@ -37,9 +42,24 @@ BOOT = {
 }
 
 
-async def open_connection(url: str) -> ClientConnection:
+@dataclass(frozen=True)
+class Security:
+    """What every connection of the client presents: a TLS context (wss://) and an HTTP Basic password."""
+
+    context: ssl.SSLContext | None = None
+    key: str | None = None
+
+    def headers(self, identity: str) -> dict[str, str]:
+        if not self.key:
+            return {}
+        return {"Authorization": "Basic " + base64.b64encode(f"{identity}:{self.key}".encode()).decode()}
+
+
+async def open_connection(url: str, identity: str, security: Security) -> ClientConnection:
     return await connect(
-        url,
+        f"{url}/{identity}",
+        additional_headers=security.headers(identity),
+        ssl=security.context,
         subprotocols=[Subprotocol("ocpp1.6")],
         compression=None,
         ping_interval=None,
@@ -112,9 +132,10 @@ class BareChargePoint:
 
 
 class BareClient:
-    def __init__(self, url: str, prefix: str) -> None:
+    def __init__(self, url: str, prefix: str, security: Security) -> None:
         self.url = url.rstrip("/")
         self.prefix = prefix
+        self.security = security
         self.connections: list[ClientConnection] = []
         self.tasks: set[asyncio.Task[None]] = set()
         self.failures = 0
@@ -129,7 +150,7 @@ class BareClient:
         async def one(index: int) -> None:
             async with gate:
                 try:
-                    self.connections.append(await open_connection(f"{self.url}/{self.identity(index)}"))
+                    self.connections.append(await open_connection(self.url, self.identity(index), self.security))
                 except (OSError, TimeoutError, ConnectionClosed) as error:
                     self.failures += 1
                     print(f"cannot connect {self.identity(index)}: {error!r}", file=sys.stderr)
@@ -143,7 +164,7 @@ class BareClient:
         async def one(index: int) -> None:
             identity = self.identity(index)
             try:
-                websocket = await open_connection(f"{self.url}/{identity}")
+                websocket = await open_connection(self.url, identity, self.security)
             except (OSError, TimeoutError, ConnectionClosed) as error:
                 self.failures += 1
                 print(f"cannot connect {identity}: {error!r}", file=sys.stderr)
@@ -169,8 +190,11 @@ async def main() -> None:
     parser.add_argument("url")
     parser.add_argument("prefix")
     parser.add_argument("--boot", type=int, default=0)
+    parser.add_argument("--ca", help="PEM file of the CA that verifies a wss:// CSMS")
+    parser.add_argument("--key", help="HTTP Basic password")
     args = parser.parse_args()
-    client = BareClient(args.url, args.prefix)
+    context = ssl.create_default_context(cafile=args.ca) if args.url.startswith("wss://") else None
+    client = BareClient(args.url, args.prefix, Security(context, args.key))
     if args.boot:
         await client.boot(args.boot)
     print("ready", flush=True)

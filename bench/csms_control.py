@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -72,10 +72,13 @@ class Csms:
 
 
 @contextmanager
-def lean_csms(interval: int, module: str = "bench.lean_csms", name: str = "lean CSMS") -> Iterator[Csms]:
-    """A lean CSMS process (or `module`, a variant of it) on a free port, once it answers its control routes."""
+def lean_csms(
+    interval: int, module: str = "bench.lean_csms", name: str = "lean CSMS", extra: Sequence[str] = ()
+) -> Iterator[Csms]:
+    """A lean CSMS process (or `module`, a variant of it, given `extra` arguments) on a free port, once it answers
+    its control routes."""
     port = free_port()
-    with child(name, [sys.executable, "-m", module, str(port), str(interval)]) as process:
+    with child(name, [sys.executable, "-m", module, str(port), str(interval), *extra]) as process:
         csms = Csms(process, port)
         try:
 

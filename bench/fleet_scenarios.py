@@ -19,10 +19,11 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from bench.csms_control import Csms
 from bench.gateway_api import GatewayApi, GatewayLog, gateway, stored_frames
@@ -214,19 +215,21 @@ def measure_pair(
     return window, other_window
 
 
-def bare_client(csms: Csms, prefix: str, boot: int = 0) -> list[str]:
-    argv = [sys.executable, "-m", "bench.bare_client", csms.ws_url, prefix]
+def bare_client(csms: Csms, prefix: str, boot: int = 0, url: str | None = None, extra: Sequence[str] = ()) -> list[str]:
+    """The bare client's command line: to the CSMS's plain URL unless `url` is given, with `extra` options."""
+    argv = [sys.executable, "-m", "bench.bare_client", url or csms.ws_url, prefix, *extra]
     return [*argv, "--boot", str(boot)] if boot else argv
 
 
-def bare_memory(csms: Csms) -> Memory:
-    """Idle bare connections: RSS after start (base), then with each step's connections open."""
-    with child("bare client (idle)", bare_client(csms, BARE_IDLE), pipes=True) as client:
+def bare_memory(csms: Csms, argv: list[str] | None = None, steps: Sequence[int] = MEMORY_STEPS) -> Memory:
+    """Idle bare connections (by default the BI group's, plain): RSS after start (base), then with each step's
+    connections open."""
+    with child("bare client (idle)", argv or bare_client(csms, BARE_IDLE), pipes=True) as client:
         if client.read_line(30) != "ready":
             raise RuntimeError("the bare client did not start")
         time.sleep(SETTLE_SECONDS)
         memory = Memory(client.rss_kib())
-        for n in MEMORY_STEPS:
+        for n in steps:
             client.send_line(f"open {n}")
             answer = client.read_line(120).split()
             if answer[:2] != ["ok", str(n)]:
@@ -238,9 +241,12 @@ def bare_memory(csms: Csms) -> Memory:
     return memory
 
 
-def wait_ready(csms: Csms, api: GatewayApi, process: Child, n: int) -> None:
-    """Every one of the n chargers booted and heartbeated at the CSMS, and shows as booted in GET /chargers."""
-    for group, count in ((RUNNING, min(n, FLEET)), (STOPPED, max(0, n - FLEET))):
+def wait_ready(
+    csms: Csms, api: GatewayApi, process: Child, n: int, groups: Sequence[tuple[str, int]] | None = None
+) -> None:
+    """Every one of the n chargers booted and heartbeated at the CSMS, and shows as booted in GET /chargers;
+    `groups`: (CSMS group, how many of the n are in it), by default the memory scenario's GW and GX."""
+    for group, count in groups or ((RUNNING, min(n, FLEET)), (STOPPED, max(0, n - FLEET))):
         if count:
             csms.wait(group, "booted", count, BOOT_TIMEOUT, [process])
             csms.wait(group, "heartbeated", count, MEMORY_INTERVAL + BOOT_TIMEOUT, [process])
@@ -307,12 +313,20 @@ def restart_check(csms: Csms, data_dir: Path, log: GatewayLog) -> RestartCheck:
     )
 
 
-def create_offline(csms: Csms, data_dir: Path, n: int) -> float:
-    """Creates n chargers through `ocpplab-gateway api` (no simulator, so nothing connects); returns the seconds."""
+def create_offline(
+    csms: Csms,
+    data_dir: Path,
+    n: int,
+    group: str = FLEET_GROUP,
+    ws_url: str | None = None,
+    fields: dict[str, Any] | None = None,
+) -> float:
+    """Creates n chargers of the group through `ocpplab-gateway api` (no simulator, so nothing connects), at ws_url
+    (default: the CSMS's plain URL) with the extra `fields`; returns the seconds."""
     with gateway(data_dir, "api") as (_, url), GatewayApi(url) as api:
         location = api.create_location("Bench boot")
-        seconds = api.create_chargers(location, identities(FLEET_GROUP, 0, n), csms.ws_url)
-    if csms.stats(FLEET_GROUP)["connections"]:
+        seconds = api.create_chargers(location, identities(group, 0, n), ws_url or csms.ws_url, fields)
+    if csms.stats(group)["connections"]:
         raise RuntimeError("chargers connected while only `api` ran")
     return seconds
 

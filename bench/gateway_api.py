@@ -100,8 +100,11 @@ class GatewayApi:
         }
         return expect(self.client.post("/locations", json=body), 201)["id"]
 
-    def create_chargers(self, location_id: str, identities: list[str], ws_url: str) -> float:
-        """Creates the chargers in bulk batches (every one must be created); returns the seconds it took."""
+    def create_chargers(
+        self, location_id: str, identities: list[str], ws_url: str, fields: dict[str, Any] | None = None
+    ) -> float:
+        """Creates the chargers in bulk batches (every one must be created), each with the extra `fields` (say a
+        security profile); returns the seconds it took."""
         started = time.perf_counter()
         for first in range(0, len(identities), BATCH):
             items = [
@@ -111,6 +114,7 @@ class GatewayApi:
                     "model_slug": "wallbox-pulsar-plus",
                     "connector_type": "Type2",
                     "ws_url": ws_url,
+                    **(fields or {}),
                 }
                 for identity in identities[first : first + BATCH]
             ]
@@ -122,14 +126,18 @@ class GatewayApi:
 
     def runtime_statuses(self) -> dict[str, int]:
         """How many chargers show each runtime_status (GET /chargers, every page)."""
+        return self.tally("runtime_status")
+
+    def tally(self, name: str) -> dict[str, int]:
+        """How many chargers show each value of the field `name` (GET /chargers, every page; "unknown": none)."""
         counts: dict[str, int] = {}
         page, total = 1, None
         while total is None or (page - 1) * PAGE < total:
             answer = expect(self.client.get("/chargers", params={"limit": PAGE, "page": page}), 200)
             total = answer["total"]
             for charger in answer["data"]:
-                status = charger.get("runtime_status") or "unknown"
-                counts[status] = counts.get(status, 0) + 1
+                value = str(charger.get(name) or "unknown")
+                counts[value] = counts.get(value, 0) + 1
             if not answer["data"]:
                 break
             page += 1

@@ -19,9 +19,11 @@ Run: `python -m bench.lean_csms PORT [INTERVAL]`; SIGTERM stops it. Binds 127.0.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 import signal
+import ssl
 import sys
 import time
 from collections import defaultdict
@@ -226,13 +228,9 @@ class LeanCsms:
         return connection.respond(HTTPStatus.OK, json.dumps(body))
 
 
-async def run(port: int, interval: int, csms_class: type[LeanCsms] = LeanCsms) -> None:
-    csms = csms_class(interval)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    async with serve(
+def listen(csms: LeanCsms, port: int, context: ssl.SSLContext | None = None) -> serve:
+    """One listener of the CSMS: plain, or TLS with `context` (the same handler and counters either way)."""
+    return serve(
         csms.handle,
         HOST,
         port,
@@ -242,7 +240,28 @@ async def run(port: int, interval: int, csms_class: type[LeanCsms] = LeanCsms) -
         close_timeout=1,
         process_request=csms.process_request,
         backlog=BACKLOG,
-    ):
+        ssl=context,
+    )
+
+
+async def run(
+    port: int,
+    interval: int,
+    csms_class: type[LeanCsms] = LeanCsms,
+    *,
+    csms: LeanCsms | None = None,
+    tls: tuple[int, ssl.SSLContext] | None = None,
+) -> None:
+    """Serves until SIGTERM/SIGINT on `port` (plain), and on a second port with TLS when `tls` is given."""
+    csms = csms or csms_class(interval)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    async with contextlib.AsyncExitStack() as listeners:
+        await listeners.enter_async_context(listen(csms, port))
+        if tls is not None:
+            await listeners.enter_async_context(listen(csms, *tls))
         await stop.wait()
 
 

@@ -25,6 +25,11 @@ SUITES = {
         "Smart charging",
         "the same fleet without charging profiles, in a second `serve` process over the same window",
     ),
+    "tls": (
+        "TLS (security profile 2)",
+        "the same fleet on plain ws:// (security profile 1, the same Basic auth key), in its own fresh `serve` "
+        "process in the same run",
+    ),
 }
 HEADER = ["figure", "value", "baseline", "vs baseline", "budget", "result", "next budget (design)", "measured"]
 

@@ -31,6 +31,7 @@ class ChargerModel:
     phases: int = 0
     firmware_version: str = "1.0.0"
     image_url: str | None = None
+    ocpp16_security: bool = False  # its OCPP 1.6 firmware implements the security whitepaper (certificates, events)
     extra: dict = field(default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:
@@ -55,8 +56,9 @@ class ChargerModel:
         return connector_type
 
     def snapshot(self) -> dict:
-        """What a charger records of its model when it is registered (the catalog may change later)."""
-        return {
+        """What a charger records of its model when it is registered (the catalog may change later); the
+        whitepaper flag only where it is set, so the snapshots of other models stay as they were."""
+        snapshot = {
             "brand_slug": self.brand.slug,
             "brand_name": self.brand.name,
             "model_slug": self.slug,
@@ -68,3 +70,4 @@ class ChargerModel:
             "max_power_w": self.max_power_w,
             "firmware_version": self.firmware_version,
         }
+        return {**snapshot, "ocpp16_security": True} if self.ocpp16_security else snapshot

@@ -9,6 +9,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate, event
 
 from domain.errors import Conflict, InvalidValue
+from domain.instants import instant
 
 TERMINAL = frozenset({"completed", "failed", "expired"})
 LIFECYCLE_KINDS = frozenset({"start_charger", "stop_charger", "reset_charger"})
@@ -35,6 +36,9 @@ WIRE_KINDS = frozenset(
     }
 )
 """Commands a connected charge point carries out on the wire: a stopped charger refuses them."""
+DRIVER_KINDS = WIRE_KINDS - {"authorize_id_tag", "proxy_message"}
+"""What happens at the charge point itself (a driver, the EV, the hardware): carried out at once also while the CSMS
+is unreachable; its transaction messages wait in the charge point's queue. The others need the CSMS's answer."""
 FAULT_ERROR_CODES = {  # fault type -> OCPP 1.6 ChargePointErrorCode
     "GroundFault": "GroundFailure",
     "OverCurrent": "OverCurrentFailure",
@@ -125,7 +129,7 @@ def _reservation_fields(ocpp_version: str, body: dict[str, Any]) -> dict[str, An
 
 def _moment(text: str) -> datetime:
     try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00"))
+        return instant(text)
     except ValueError:
         raise InvalidValue("expiry_date", "must be an ISO 8601 date and time") from None
 

@@ -22,6 +22,7 @@ class ChargerRuntime(Aggregate):
     """Written by the simulator only, so it never races the API on the Charger's version."""
 
     last_error: str | None = None  # why the last connection attempt failed (added later: a class default)
+    accepted_once = False  # a CSMS accepted a boot of this charger at least once (added later: a class default)
 
     @staticmethod
     def create_id(charger_id: UUID) -> UUID:
@@ -63,6 +64,8 @@ class ChargerRuntime(Aggregate):
     def boot_answered(self, status: str, interval: int) -> None:
         self.status = "booted" if status == "Accepted" else ("rejected" if status == "Rejected" else "connected")
         self.heartbeat_interval = interval
+        if status == "Accepted":
+            self.accepted_once = True
 
     @event("ConnectorStatusChanged")
     def connector_status_changed(
@@ -176,6 +179,72 @@ class ChargerRuntime(Aggregate):
         """The Installed notification that follows the reboot went out."""
         self._kept("firmware")["report_after_boot"] = False
 
+    @event("TransactionMessageQueued")
+    def transaction_message_queued(self, message: dict[str, Any]) -> None:
+        """A transaction-related message the CSMS has not processed yet (queued offline, or left undelivered when
+        the connection ended): delivered in order after the next accepted boot, also after a restart."""
+        self._kept("transaction_queue")[str(message["seq"])] = message
+
+    @event("TransactionMessageDelivered")
+    def transaction_message_delivered(
+        self, seq: int, transaction_ref: str | None = None, transaction_id: int | None = None
+    ) -> None:
+        """The CSMS processed a queued message; a 1.6 StartTransaction's answer numbers the transaction begun
+        offline (`transaction_ref` is the charger's own reference of it)."""
+        queue = self._kept("transaction_queue")
+        queue.pop(str(seq), None)
+        numbers = self._kept("transaction_numbers")
+        if transaction_ref is not None and transaction_id is not None:
+            numbers[transaction_ref] = transaction_id
+        referenced = {message.get("transaction_ref") for message in queue.values()}
+        for ref in [ref for ref in numbers if ref not in referenced]:
+            del numbers[ref]
+
+    @event("TransactionMessageDropped")
+    def transaction_message_dropped(self, seq: int, reason: str) -> None:
+        """A queued message given up (its attempts spent, or shed from a full queue)."""
+        self._kept("transaction_queue").pop(str(seq), None)
+
+    @event("TransactionNumbered")
+    def transaction_numbered(self, evse_id: int, connector_id: int, transaction_ref: str, transaction_id: str) -> None:
+        """A 1.6 transaction begun offline got its number from the CSMS while it still runs."""
+        transaction = self._kept("transactions").get(connector_key(evse_id, connector_id))
+        if transaction is not None and transaction["transaction_id"] == transaction_ref:
+            transaction["transaction_id"] = transaction_id
+
+    @event("CertificateRequested")
+    def certificate_requested(self, certificate_type: str, sealed_key: str) -> None:
+        """A signing request went out for a key the station generated (sealed: never in clear text in an event);
+        the CertificateSigned that answers it is checked against this key, also after a gateway restart."""
+        self._kept("certificate_requests")[certificate_type] = {"sealed_key": sealed_key}
+
+    @event("StationCertificateInstalled")
+    def station_certificate_installed(
+        self, certificate_type: str, chain: str, sealed_key: str, superseded: str | None
+    ) -> None:
+        """A signed chain for the requested key: the next connections present it (`superseded`: the digest of the
+        charger's configured client certificate it takes the place of; a newer configured one wins again)."""
+        self._kept("station_certificates")[certificate_type] = {
+            "chain": chain,
+            "sealed_key": sealed_key,
+            "superseded": superseded,
+        }
+        self._kept("certificate_requests").pop(certificate_type, None)
+
+    @event("CertificateInstalled")
+    def certificate_installed(self, certificate_type: str, certificate: str, hash_data: dict[str, str]) -> None:
+        """A certificate the CSMS installed (InstallCertificate), keyed by its SHA-256 hash data."""
+        key = f"{hash_data['issuer_name_hash']}:{hash_data['issuer_key_hash']}:{hash_data['serial_number']}"
+        self._kept("certificates")[key] = {
+            "certificate_type": certificate_type,
+            "certificate": certificate,
+            "hash_data": hash_data,
+        }
+
+    @event("CertificateDeleted")
+    def certificate_deleted(self, key: str) -> None:
+        self._kept("certificates").pop(key, None)
+
     def _kept(self, name: str) -> dict[str, dict[str, Any]]:
         """A table added after the first runtimes were recorded (older snapshots lack it)."""
         return self.__dict__.setdefault(name, {})
@@ -200,6 +269,29 @@ class ChargerRuntime(Aggregate):
     def firmware(self) -> dict[str, Any]:
         """The firmware a CSMS installed: version, location, request_id, report_after_boot (empty: the model's)."""
         return self._kept("firmware")
+
+    @property
+    def transaction_queue(self) -> dict[str, dict[str, Any]]:
+        """Undelivered transaction-related messages by sequence number (QueuedMessage records)."""
+        return self._kept("transaction_queue")
+
+    @property
+    def transaction_numbers(self) -> dict[str, Any]:
+        """1.6: the CSMS's number of each transaction begun offline that queued messages still refer to."""
+        return self._kept("transaction_numbers")
+
+    @property
+    def certificates(self) -> dict[str, dict[str, Any]]:
+        """The certificates the CSMS installed, by hash data key."""
+        return self._kept("certificates")
+
+    @property
+    def certificate_requests(self) -> dict[str, dict[str, Any]]:
+        return self._kept("certificate_requests")
+
+    @property
+    def station_certificates(self) -> dict[str, dict[str, Any]]:
+        return self._kept("station_certificates")
 
     @property
     def faults(self) -> dict[str, dict[str, Any]]:

@@ -10,7 +10,7 @@ from typing import Any
 
 from domain.command import LOCAL_KINDS
 from simulator.local_state import apply_local
-from simulator.model import CommandRefused, Ticket
+from simulator.model import CommandRefused, Offline, Ticket
 
 log = logging.getLogger("ocpplab.simulator")
 
@@ -22,7 +22,8 @@ class CommandDesk:
         self.commands.put_nowait(ticket)
 
     def return_unstarted(self) -> None:
-        """The session ended: commands it never started go back to the fleet (they are still queued)."""
+        """The connection (or the station) ended: commands not started go back to the fleet, which hands them
+        over again when the station can take them (they are still queued)."""
         while not self.commands.empty():
             self.commands.get_nowait().returned()
 
@@ -37,8 +38,10 @@ class CommandDesk:
                 ticket.finished(None, refused.reason, refused.result)
             except TimeoutError:
                 ticket.finished(None, "timeout: the CSMS did not answer within the response timeout", None)
+            except Offline:
+                ticket.finished(None, "failed: the connection to the CSMS ended before the command finished", None)
             except asyncio.CancelledError:
-                ticket.finished(None, "failed: the connection ended before the command finished", None)
+                ticket.finished(None, "failed: the charger stopped before the command finished", None)
                 raise
             except Exception as error:
                 log.warning("%s: %s failed", self.spec.identity, ticket.kind, exc_info=True)

@@ -12,9 +12,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from domain.command import FAULT_ERROR_CODES
+from domain.instants import instant
 from simulator.model import CommandRefused, Connector
 from simulator.proxy import build_call
-from simulator.reservation_desk import instant
 
 log = logging.getLogger("ocpplab.simulator")
 RESERVATION_DEFAULT = timedelta(minutes=30)  # a reservation made through the API without an expiry
@@ -76,17 +76,22 @@ class DriverActions:
             + (f" with id {transaction_id}" if transaction_id is not None else "")
         )
 
+    def offline_flag(self) -> dict[str, bool]:
+        """Marks a command's result when the charge point carried it out without the CSMS (its transaction
+        messages wait in the queue)."""
+        return {} if self.ready else {"offline": True}  # type: ignore[attr-defined]
+
     async def do_stop_session(self, **selection: Any) -> dict[str, Any]:
         connector = self.connector_at(**selection)
         transaction = self.in_transaction(connector)
         meter_stop = await self.stop_transaction(connector, "Local")  # type: ignore[attr-defined]
-        return {"transaction_id": transaction, "meter_stop": meter_stop}
+        return {"transaction_id": transaction, "meter_stop": meter_stop, **self.offline_flag()}
 
     async def do_stop_transaction(self, transaction_id: str | None = None) -> dict[str, Any]:
         connector = self.transaction_by_id(transaction_id)
         transaction = connector.transaction_id
         meter_stop = await self.stop_transaction(connector, "Local", report_status=False)  # type: ignore[attr-defined]
-        return {"transaction_id": transaction, "meter_stop": meter_stop}
+        return {"transaction_id": transaction, "meter_stop": meter_stop, **self.offline_flag()}
 
     async def do_inject_fault(self, fault_type: str, **selection: Any) -> dict[str, Any]:
         """The connector goes Faulted with the fault's error code; a running transaction stops first."""

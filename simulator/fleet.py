@@ -333,8 +333,8 @@ class Fleet:
             return
         runner = self.runners.get(command.charger_id)
         station = runner.station if runner is not None else None
-        if station is None or not station.ready:
-            return  # stays queued: sent after the next boot, or expires
+        if station is None or not station.takes(command.kind):
+            return  # stays queued: sent after the next boot (or at once if the charge point goes offline), or expires
         del self.pending[command.id]
         station.submit(self._ticket(waiting))
 

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from ocpp.v16 import call as call16
 from ocpp.v201 import call as call201
 
+from domain.instants import instant_or_none
 from simulator import transfers
 from simulator.transfers import TransferFailed
 
@@ -30,17 +31,6 @@ FIRMWARE_DONE = ("Installed", "InstallRebooting", "DownloadFailed", "InvalidSign
 LOG_DONE = ("Uploaded", "UploadFailed", "UploadFailure")
 
 
-def moment(text: str | None) -> datetime | None:
-    """An OCPP dateTime (None when absent or unreadable); without a zone, UTC."""
-    if not text:
-        return None
-    try:
-        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
 class Maintenance:
     """What a charge point does with files, with Station's state and messaging."""
 
@@ -53,7 +43,9 @@ class Maintenance:
         def observe(self, observation: str, *details: Any) -> None: ...
         def after(self, coroutine: Any) -> None: ...
         def request_close(self, reason: str) -> None: ...
+        def security_event(self, kind: str, info: str, *, now: bool = True) -> None: ...
         async def call(self, message: Any) -> Any: ...
+        async def notify(self, message: Any) -> Any: ...
 
     def firmware_version(self) -> str:
         """The installed firmware: what the CSMS last installed, else the catalog model's."""
@@ -128,6 +120,7 @@ class Maintenance:
         if signature is not None:
             signer = transfers.load_certificate(certificate) if certificate else None
             if not transfers.signature_valid(fetched, signature, signer):
+                self.security_event("InvalidFirmwareSignature", f"the signature of {location} does not verify")
                 await self.firmware_status("InvalidSignature", request_id)
                 return
             await self.firmware_status("SignatureVerified", request_id)
@@ -137,13 +130,14 @@ class Maintenance:
         await self.firmware_status("Installing", request_id)
         version = transfers.firmware_version(location, fetched)
         self.observe("firmware_installed", version, location, request_id, self._ocpp201)
+        self.security_event("FirmwareUpdated", f"firmware {version} installed from {location}", now=False)
         log.info("%s: installed firmware %s from %s; rebooting", self.spec.identity, version, location)
         await self.firmware_status("InstallRebooting" if self._ocpp201 else "Installed", request_id)
         self.request_close("reset")
 
     async def _wait_for(self, when: str | None, status: str, request_id: int | None) -> None:
         """Waits until `when` (a retrieve or install date in the future); 2.0.1 says so first."""
-        at = moment(when)
+        at = instant_or_none(when)
         delay = (at - datetime.now(UTC)).total_seconds() if at else 0.0
         if delay > 0:
             if self._ocpp201:
@@ -164,7 +158,7 @@ class Maintenance:
             message: Any = call201.FirmwareStatusNotification(status=status, request_id=request_id)
         else:
             message = call16.FirmwareStatusNotification(status=status)
-        await self.call(message)
+        await self.notify(message)
 
     async def report_firmware_state(self) -> None:
         """TriggerMessage FirmwareStatusNotification: the update under way, else Idle."""
@@ -184,7 +178,9 @@ class Maintenance:
         request_id: int | None = None,
     ) -> bool:
         """Uploads the diagnostics file once the answer went out; True when it cancelled one under way."""
-        upload = self._upload_log(location, filename, moment(since), moment(until), retries, interval, request_id)
+        upload = self._upload_log(
+            location, filename, instant_or_none(since), instant_or_none(until), retries, interval, request_id
+        )
         return self._exclusive("log", upload)
 
     async def _upload_log(
@@ -214,7 +210,7 @@ class Maintenance:
             message: Any = call201.LogStatusNotification(status=status, request_id=request_id)
         else:
             message = call16.DiagnosticsStatusNotification(status=status)
-        await self.call(message)
+        await self.notify(message)
 
     async def report_log_state(self) -> None:
         """TriggerMessage DiagnosticsStatusNotification / LogStatusNotification: the upload under way, else Idle."""

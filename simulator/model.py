@@ -77,6 +77,21 @@ class CommandRefused(Exception):
         self.result = result
 
 
+class Offline(Exception):
+    """The charge point has no connection to the CSMS, or lost it before the answer came."""
+
+
+class Queued:
+    """What a transaction message's sender gets when the message waits in the queue (offline): it is delivered in
+    order after the next accepted boot."""
+
+    def __repr__(self) -> str:
+        return "QUEUED"
+
+
+QUEUED = Queued()
+
+
 @dataclass
 class Ticket:
     """A command handed to a charge point; the fleet hears when it starts, ends, or comes back unstarted."""
@@ -86,16 +101,6 @@ class Ticket:
     started: Callable[[], None]
     finished: Callable[[dict[str, Any] | None, str | None, dict[str, Any] | None], None]
     returned: Callable[[], None]
-
-
-def expired(expiry: str | None) -> bool:
-    if not expiry:
-        return False
-    try:
-        moment = datetime.fromisoformat(expiry.replace("Z", "+00:00"))
-    except ValueError:
-        return False
-    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)) < datetime.now(UTC)
 
 
 def now_iso() -> str:

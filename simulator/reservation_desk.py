@@ -16,11 +16,6 @@ from domain.chargepoint.reservations import Reservation, Reservations
 MAX_WAIT = 3600.0
 
 
-def instant(text: str) -> datetime:
-    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
 class ReservationDesk:
     """Mixed into the Station: `self.connectors`, `self.runtime`, `self.observe`, `self.set_status` are its."""
 

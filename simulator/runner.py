@@ -12,13 +12,14 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from websockets.asyncio.client import connect
-from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidMessage, InvalidURI
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidMessage, InvalidStatus, InvalidURI
 
+from domain.charger import TLS_FIELDS
 from domain.configuration import Configuration16, DeviceModel201
-from simulator.proxy import build_call
 from simulator.recorder import ObservationRecorder
+from simulator.security_events import note_security_event
 from simulator.station import ChargerSpec, now_iso
-from simulator.tls import INVALID_CSMS_CERTIFICATE
+from simulator.tls import INVALID_CSMS_CERTIFICATE, HeldTls
 from simulator.wire import FrameStream, RecordingConnection
 
 if TYPE_CHECKING:
@@ -60,12 +61,13 @@ def backoff_delay(attempt: int) -> float:
 
 def build_station(
     spec: ChargerSpec,
-    connection: RecordingConnection,
+    connection: RecordingConnection | None,
     runtime: ChargerRuntime,
     recorder: ObservationRecorder,
     kept: dict[tuple[int, int], Any] | None = None,
 ) -> Any:
-    """The charge point of the charger's OCPP version, behind the one Station interface."""
+    """The charge point of the charger's OCPP version, behind the one Station interface (`connection`: None until
+    its first connection)."""
     if spec.ocpp_version == "OCPP2.0.1":
         from simulator.v201 import ChargePoint201
 
@@ -94,7 +96,7 @@ class ChargerMemory:
         self.stream: FrameStream | None = None
         self.auth_cache: dict[str, str] = {}  # id tag -> the CSMS's last verdict
         self.connectors: dict[tuple[int, int], Any] = {}  # the connectors and their meters, across reconnects
-        self.security_events: dict[str, str] = {}  # type -> techInfo, sent after the next good connection
+        self.security_events: dict[str, dict[str, str]] = {}  # type -> timestamp, techInfo: reported after boot
         self._loading = asyncio.Lock()
 
     async def load(self, gateway: Gateway, recorder: ObservationRecorder) -> tuple[ChargerRuntime, FrameStream]:
@@ -138,6 +140,10 @@ class ChargerRunner:
         self._websocket: Any = None
         self._task: asyncio.Task | None = None
         self.runtime: ChargerRuntime | None = None
+        self.held_tls = HeldTls()
+        if any(getattr(memory.spec, name) != getattr(spec, name) for name in TLS_FIELDS):
+            note_security_event(spec, memory.security_events, "ReconfigurationOfSecurityParameters", "TLS settings")
+        memory.spec = spec
 
     def start(self, after: asyncio.Task | None = None) -> None:
         """Runs the charge point; `after`: the stop of its previous runner, which must close first."""
@@ -156,14 +162,10 @@ class ChargerRunner:
 
     def reset(self) -> bool:
         """Closes the connection and reconnects at once (a reboot). False when not connected."""
-        if self.station is None:
+        if self.station is None or not self.station.linked:
             return False
         self.station.request_close("reset")
         return True
-
-    @property
-    def connected(self) -> bool:
-        return self.station is not None
 
     async def _run(self, after: asyncio.Task | None = None) -> None:
         if after is not None:
@@ -171,28 +173,37 @@ class ChargerRunner:
                 await asyncio.shield(after)
         spec = self.spec
         self.runtime, stream = await self.memory.load(self.gateway, self.recorder)
+        station = build_station(spec, None, self.runtime, self.recorder, self.memory.connectors)
+        station.auth_cache = self.memory.auth_cache
+        station.security_events = self.memory.security_events
+        station.secrets = self.gateway.secrets
+        self.memory.connectors = station.connectors
+        station.start_station()
+        self.station = station
         attempt = 0
         try:
             while True:
                 self._observe("connecting", spec.url)
                 websocket = await self._connect()
                 if websocket is None:
+                    station.lost_the_csms()
                     attempt += 1
                     await asyncio.sleep(self.delay(attempt))
                     continue
                 attempt = 0
                 self._observe("connected", websocket.subprotocol, now_iso())
                 code, reason = await self._serve(websocket, stream)
-                reset = self.station is not None and self.station.close_requested == "reset"
-                self.station = None
                 self._observe("disconnected", code, reason)
-                if not reset:
+                if station.close_requested == "reset":  # a reboot reconnects at once
+                    note_security_event(spec, self.memory.security_events, "ResetOrReboot", "reset")
+                else:
                     attempt += 1
                     await asyncio.sleep(self.delay(attempt))
         finally:
             if self._websocket is not None:
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(self._websocket.close(1000, "charger stopped"), 5)
+            await asyncio.shield(station.stop_station())
             self.station = None
 
     async def _connect(self) -> Any:
@@ -211,7 +222,7 @@ class ChargerRunner:
                 subprotocols=[spec.subprotocol],  # type: ignore[list-item]
                 additional_headers=headers,
                 compression="deflate" if self.compression else None,
-                ssl=(self.ssl_context or system_context()) if tls else None,
+                ssl=self._tls_context() if tls else None,
                 proxy=None,
                 open_timeout=10,
                 ping_interval=None,
@@ -221,10 +232,13 @@ class ChargerRunner:
         except (OSError, InvalidHandshake, InvalidURI, TimeoutError) as error:
             log.info("%s: cannot connect to %s: %s", spec.identity, spec.url, error)
             self._failed(failure_text(error, tls))
+            pending = self.memory.security_events
             if isinstance(error, ssl.SSLCertVerificationError) or isinstance(
                 error.__cause__, ssl.SSLCertVerificationError
             ):
-                self.memory.security_events[INVALID_CSMS_CERTIFICATE] = failure_text(error)[:255]
+                note_security_event(spec, pending, INVALID_CSMS_CERTIFICATE, failure_text(error))
+            elif isinstance(error, InvalidStatus) and error.response.status_code == 401:
+                note_security_event(spec, pending, "FailedToAuthenticateAtCsms", "HTTP 401 at the WebSocket upgrade")
             return None
         if websocket.subprotocol != spec.subprotocol:
             log.warning("%s: the CSMS did not accept subprotocol %s", spec.identity, spec.subprotocol)
@@ -233,15 +247,11 @@ class ChargerRunner:
         return websocket
 
     async def _serve(self, websocket: Any, stream: FrameStream) -> tuple[int | None, str]:
-        assert self.runtime is not None
         self._websocket = websocket
-        connection = RecordingConnection(websocket, stream)
-        self.station = build_station(self.spec, connection, self.runtime, self.recorder, self.memory.connectors)
-        self.station.auth_cache = self.memory.auth_cache
-        self.memory.connectors = self.station.connectors
-        reporting = asyncio.create_task(self._report_security_events(self.station))
+        station = self.station
+        reporting = asyncio.create_task(self._report_security_events(station))
         try:
-            await self.station.run_session()
+            await station.run_session(RecordingConnection(websocket, stream))
         except ConnectionClosed:
             pass
         except Exception:
@@ -249,26 +259,30 @@ class ChargerRunner:
         finally:
             reporting.cancel()
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(websocket.close(1000, self.station.close_requested or ""), 5)
+                await asyncio.wait_for(websocket.close(1000, station.close_requested or ""), 5)
             self._websocket = None
         return websocket.close_code, websocket.close_reason or "connection lost"
 
     async def _report_security_events(self, station: Any) -> None:
-        """Sends the security events of failed attempts (InvalidCsmsCertificate) once the charge point is booted."""
-        pending = self.memory.security_events
-        if not pending:
+        """Reports the security events noted before this connection (a refused attempt, a reset, a firmware
+        installed...) once the charge point is booted."""
+        if not self.memory.security_events:
             return
         while not station.ready:
             await asyncio.sleep(0.1)
-        for kind, info in list(pending.items()):
-            payload = {"type": kind, "timestamp": now_iso(), "tech_info": info}
-            try:
-                answer = await station.call(build_call(self.spec.ocpp_version, "security_event_notification", payload))
-            except Exception:  # the connection ended or no answer: kept for the next connection
-                log.info("%s: SecurityEventNotification %s not delivered", self.spec.identity, kind, exc_info=True)
-                return
-            if answer is not None:
-                pending.pop(kind, None)
+        await station.report_security_events()
+
+    def _tls_context(self) -> ssl.SSLContext:
+        """The context of this attempt: with the CSMS roots and the station certificate the charger holds (they
+        change while it runs), else the one of its settings."""
+        assert self.runtime is not None
+        secrets = self.gateway.secrets
+        try:
+            held = self.held_tls.context(self.spec, self.runtime, secrets.unseal if secrets is not None else None)
+        except Exception:  # material that does not load: the settings' context still may
+            log.warning("%s: cannot use the certificates it holds", self.spec.identity, exc_info=True)
+            held = None
+        return held or self.ssl_context or system_context()
 
     def _failed(self, error: str) -> None:
         """Records why the connection failed, once per reason (a fleet retrying for hours adds no events)."""

@@ -7,22 +7,26 @@ behaviour; the runner only sees `run_session()` and `close_requested`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from datetime import datetime
 from typing import Any
 
 from domain.runtime import ChargerRuntime
 from simulator.authorization import Authorization
+from simulator.certificates import Certificates
 from simulator.charging_limits import ChargingLimits
 from simulator.command_desk import CommandDesk
 from simulator.common_handlers import CommonHandlers
 from simulator.driver import DriverActions
 from simulator.meter import Meter
 from simulator.metering import Metering
-from simulator.model import ChargerSpec, CommandRefused, Connector, Ticket, now_iso
+from simulator.model import ChargerSpec, CommandRefused, Connector, Offline, Ticket, now_iso
+from simulator.outbox import Outbox
 from simulator.recorder import ObservationRecorder
 from simulator.reservation_desk import ReservationDesk
 from simulator.routing import Routing
+from simulator.security_events import SecurityEvents
 from simulator.session import Session
 
 __all__ = ["ChargerSpec", "CommandRefused", "Connector", "Station", "Ticket", "now_iso"]
@@ -38,9 +42,12 @@ class Station(
     DriverActions,
     Authorization,
     Metering,
+    Outbox,
     ChargingLimits,
     ReservationDesk,
     CommonHandlers,
+    Certificates,
+    SecurityEvents,
 ):
     """Behaviour shared by both OCPP versions, mixed in before the ocpp library's ChargePoint (it wraps its call
     handling). The subclass provides the protocol-specific messages."""
@@ -65,16 +72,19 @@ class Station(
         self.spec = spec
         self.runtime = runtime
         self.recorder = recorder
-        self.booted = False
+        self.booted = False  # the current connection's boot was accepted
+        self.ready = False  # booted and statuses reported: commands and queued messages may go out
+        self.offline = False  # the CSMS cannot be reached (a failed connect or a lost connection; not a reboot)
+        self.running = False  # the station's own tasks may be spawned (start_station .. stop_station)
         self.close_requested: str | None = None  # "reset" when the CSMS asked for a reboot
         self.heartbeat_interval = self.configured_heartbeat()
         self._interval_changed = asyncio.Event()
         self._background: set[asyncio.Task] = set()
         self._followers: dict[str, asyncio.Task] = {}
-        self.session_open = False  # tasks of this session may be spawned
+        self._calling: set[asyncio.Task | None] = set()  # tasks waiting for an answer on the connection
+        self._cut_off: set[asyncio.Task | None] = set()  # of those, the ones whose connection ended
         self.auth_cache: dict[str, str] = {}
         self.commands: asyncio.Queue[Ticket] = asyncio.Queue()
-        self.ready = False  # booted and statuses reported: commands may go out
         self.connectors = self.initial_connectors()
         if kept and kept.keys() == self.connectors.keys():
             self.connectors = kept
@@ -85,6 +95,7 @@ class Station(
             self._restore(runtime)
         self.setup_charging_limits()
         self.setup_reservations()
+        self.setup_outbox()
 
     def _restore(self, runtime: ChargerRuntime) -> None:
         """Rebuilds the connectors from what was observed: availability, faults, meters, transactions."""
@@ -153,7 +164,10 @@ class Station(
             self.resample()
 
     async def report_status(self, connector: Connector) -> None:
-        await self.send_status(connector)
+        """Tells the CSMS when it can (the status is recorded either way and reported after the next boot)."""
+        if self.booted:
+            with contextlib.suppress(Offline):
+                await self.send_status(connector)
         if (connector.status, connector.error_code, connector.plugged) != self._observed_status(connector):
             self.observe(
                 "connector_status_changed",

@@ -5,14 +5,25 @@ from __future__ import annotations
 
 import time
 from typing import Any
+from uuid import uuid4
 
 from ocpp.v16 import ChargePoint, call, call_result
 
+from domain.chargepoint.transaction_queue import QueuedMessage
 from domain.configuration import Configuration16
 from simulator.maintenance import Maintenance
 from simulator.meter import measurand_list, sampled_values_16
+from simulator.model import QUEUED
 from simulator.station import CommandRefused, Connector, Station, now_iso
 from simulator.v16_csms_calls import CsmsCalls16
+
+OWN_REFERENCE = "local-"  # a transaction begun offline, until the CSMS numbers it
+
+
+def numbered(transaction: str) -> tuple[int, str | None]:
+    """A transaction as 1.6 messages name it: the CSMS's number, or 0 and the charge point's own reference while
+    it has none (the queue puts the number in when the message goes out)."""
+    return (0, transaction) if transaction.startswith(OWN_REFERENCE) else (int(transaction), None)
 
 
 class ChargePoint16(CsmsCalls16, Maintenance, Station, ChargePoint):
@@ -23,7 +34,14 @@ class ChargePoint16(CsmsCalls16, Maintenance, Station, ChargePoint):
     profile_keys = ("ChargeProfileMaxStackLevel", "MaxChargingProfilesInstalled")
     zero_reservation_key = "ReserveConnectorZeroSupported"
     sample_interval_key = "MeterValueSampleInterval"
-    authorization_keys = ("LocalPreAuthorize", "LocalAuthListEnabled", "AuthorizationCacheEnabled")
+    authorization_keys = (
+        "LocalPreAuthorize",
+        "LocalAuthorizeOffline",
+        "AllowOfflineTxForUnknownId",
+        "LocalAuthListEnabled",
+        "AuthorizationCacheEnabled",
+    )
+    attempt_keys = ("TransactionMessageAttempts", "TransactionMessageRetryInterval")
 
     def __init__(self, identity: str, connection: Any, configuration: Configuration16) -> None:
         super().__init__(identity, connection, response_timeout=30)
@@ -76,14 +94,11 @@ class ChargePoint16(CsmsCalls16, Maintenance, Station, ChargePoint):
             "timestamp": now_iso(),
             "sampled_value": self._sampled(connector, "MeterValuesSampledData", "Sample.Periodic"),
         }
-        transaction = connector.transaction_id
-        await self.call(
-            call.MeterValues(
-                connector_id=connector.connector_id,
-                meter_value=[sample],
-                transaction_id=int(transaction) if transaction else None,
-            )
-        )
+        if connector.transaction_id is None:
+            return
+        number, reference = numbered(connector.transaction_id)
+        message = call.MeterValues(connector_id=connector.connector_id, meter_value=[sample], transaction_id=number)
+        await self.send_transaction_message(message, reference, wait=False)
 
     # -- transactions -----------------------------------------------------------------------------------
 
@@ -97,18 +112,25 @@ class ChargePoint16(CsmsCalls16, Maintenance, Station, ChargePoint):
         return status
 
     async def start_transaction(self, connector: Connector, id_tag: str, report_status: bool = True) -> str:
-        """StartTransaction; the CSMS's verdict on the id tag (a refused tag ends the transaction at once)."""
+        """StartTransaction; the CSMS's verdict on the id tag (a refused tag ends the transaction at once). Offline,
+        the transaction begins on the charge point's own authority under its own reference, which the CSMS's number
+        replaces when the queued StartTransaction reaches it (`late_answer`)."""
         if report_status and connector.status == "Available":
             await self.set_status(connector, "Preparing")
-        answer = await self.call(
-            call.StartTransaction(
-                connector_id=connector.connector_id,
-                id_tag=id_tag,
-                meter_start=connector.meter_wh,
-                timestamp=now_iso(),
-                reservation_id=self.claim_reservation(connector, id_tag),
-            )
+        reference = f"{OWN_REFERENCE}{uuid4().hex[:12]}"
+        message = call.StartTransaction(
+            connector_id=connector.connector_id,
+            id_tag=id_tag,
+            meter_start=connector.meter_wh,
+            timestamp=now_iso(),
+            reservation_id=self.claim_reservation(connector, id_tag),
         )
+        answer = await self.send_transaction_message(message, reference, withdraw_unprocessed=True)
+        if answer is QUEUED:
+            self.begin_transaction(connector, reference, id_tag, drawing=True)
+            if report_status:
+                await self.set_status(connector, "Charging")
+            return "Accepted"
         if answer is None:
             if report_status and not connector.plugged:
                 await self.set_status(connector, "Available")
@@ -133,20 +155,36 @@ class ChargePoint16(CsmsCalls16, Maintenance, Station, ChargePoint):
         id_tag = connector.id_tag
         meter_stop = self.end_transaction(connector, transaction, reason)  # the meter stops: one final reading
         end = self._sampled(connector, "StopTxnSampledData", "Transaction.End")
-        await self.call(
-            call.StopTransaction(
-                meter_stop=meter_stop,
-                timestamp=now_iso(),
-                transaction_id=int(transaction),
-                reason=reason,
-                id_tag=id_tag,
-                transaction_data=[{"timestamp": now_iso(), "sampled_value": end}] if end else None,
-            )
-        )
+        number, reference = numbered(transaction)
         connector.id_tag = None
+        message = call.StopTransaction(
+            meter_stop=meter_stop,
+            timestamp=now_iso(),
+            transaction_id=number,
+            reason=reason,
+            id_tag=id_tag,
+            transaction_data=[{"timestamp": now_iso(), "sampled_value": end}] if end else None,
+        )
+        await self.send_transaction_message(message, reference)
         if report_status:
             await self.set_status(connector, "Finishing")
         return meter_stop
+
+    def late_answer(self, item: QueuedMessage, answer: Any) -> None:
+        """A StartTransaction queued offline reached the CSMS: the auth cache learns the verdict, the CSMS's number
+        replaces the transaction's own reference while it runs, and a refused tag stops it."""
+        if item.action != "StartTransaction" or item.transaction_ref is None:
+            return
+        verdict = answer.id_tag_info.get("status", "Invalid")
+        if self.configuration.bool_value("AuthorizationCacheEnabled", True):
+            self.auth_cache[item.payload["id_tag"]] = verdict
+        connector = self.transaction_connector(item.transaction_ref)
+        if connector is None:
+            return  # it ended already: its queued messages take the number on their way out
+        connector.transaction_id = number = str(answer.transaction_id)
+        self.observe("transaction_numbered", connector.evse_id, connector.connector_id, item.transaction_ref, number)
+        if verdict != "Accepted" and self.configuration.bool_value("StopTransactionOnInvalidId", True):
+            self._spawn(self.stop_transaction(connector, "DeAuthorized"))
 
     def transaction_connector(self, transaction_id: int | str) -> Connector | None:
         return next((c for c in self.connectors.values() if c.transaction_id == str(transaction_id)), None)
@@ -191,11 +229,11 @@ class ChargePoint16(CsmsCalls16, Maintenance, Station, ChargePoint):
         try:
             plugged_here = not connector.plugged
             await self.do_plug_connector(connector_id)
-            status = await self.authorize_for_start(id_tag)
-            if status != "Accepted":
+            verdict = await self.authorize_for_start(id_tag)
+            if not verdict.accepted:
                 if plugged_here:
                     await self.do_unplug_connector(connector_id)
-                raise CommandRefused(f"id tag rejected: {status}", {"id_tag_status": status})
+                raise self.rejected(verdict)
             return await self._start(connector, id_tag, report_status=True)
         finally:
             self.release(connector)
@@ -214,6 +252,7 @@ class ChargePoint16(CsmsCalls16, Maintenance, Station, ChargePoint):
             "transaction_id": connector.transaction_id,
             "connector_id": connector.connector_id,
             "meter_start": meter_start,
+            **self.offline_flag(),
         }
 
     async def do_ev_stops_energy(self, connector_id: int) -> dict[str, Any]:

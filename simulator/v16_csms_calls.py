@@ -9,7 +9,7 @@ from ocpp.routing import on
 from ocpp.v16 import call, call_result
 from ocpp.v16.enums import Action
 
-from simulator.reservation_desk import instant
+from domain.instants import instant
 from simulator.station import Connector, now_iso
 
 
@@ -221,6 +221,33 @@ class CsmsCalls16:
     def on_update_firmware(self, location: str, retrieve_date: str, retries=None, retry_interval=None, **_: Any):
         self.start_firmware_update(location, retrieve_date, retries, retry_interval)
         return call_result.UpdateFirmware()
+
+    # -- the security whitepaper (on models that implement it; see simulator/certificates.py) ----------------
+
+    @on(Action.extended_trigger_message)
+    def on_extended_trigger_message(self, requested_message: str, connector_id: int | None = None, **_: Any):
+        if requested_message == "SignChargePointCertificate":
+            if not self.can_sign():
+                return call_result.ExtendedTriggerMessage(status="Rejected")
+            self.after(self.send_signing_request())
+            return call_result.ExtendedTriggerMessage(status="Accepted")
+        if requested_message == "LogStatusNotification":  # no GetLog runs on a 1.6 charger here: Idle
+            self.after(self.call(call.LogStatusNotification(status="Idle")))
+            return call_result.ExtendedTriggerMessage(status="Accepted")
+        answer = self.on_trigger_message(requested_message, connector_id)
+        return call_result.ExtendedTriggerMessage(status=answer.status)
+
+    @on(Action.certificate_signed)
+    def on_certificate_signed(self, certificate_chain: str, **_: Any):
+        accepted = self.install_signed_chain(certificate_chain)
+        return call_result.CertificateSigned(status="Accepted" if accepted else "Rejected")
+
+    @on(Action.get_installed_certificate_ids)
+    def on_get_installed_certificate_ids(self, certificate_type: str, **_: Any):
+        found = [e.hash_data.payload() for e in self.installed_certificates([certificate_type])]
+        return call_result.GetInstalledCertificateIds(
+            status="Accepted" if found else "NotFound", certificate_hash_data=found or None
+        )
 
     def _free_connector(self) -> Connector | None:
         return next((c for key, c in sorted(self.connectors.items()) if key[0] and c.status == "Available"), None)

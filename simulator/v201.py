@@ -9,9 +9,11 @@ from uuid import uuid4
 
 from ocpp.v201 import ChargePoint, call, call_result
 
+from domain.chargepoint.transaction_queue import QueuedMessage
 from domain.configuration import DeviceModel201
 from simulator.maintenance import Maintenance
 from simulator.meter import measurand_list, sampled_values_201
+from simulator.model import QUEUED
 from simulator.station import CommandRefused, Connector, Station, now_iso
 from simulator.v201_csms_calls import CsmsCalls201
 
@@ -32,7 +34,14 @@ class ChargePoint201(CsmsCalls201, Maintenance, Station, ChargePoint):
     profile_keys = ("SmartChargingCtrlr.ProfileStackLevel", "SmartChargingCtrlr.Entries")
     zero_reservation_key = "ReservationCtrlr.NonEvseSpecific"
     sample_interval_key = "SampledDataCtrlr.TxUpdatedInterval"
-    authorization_keys = ("AuthCtrlr.LocalPreAuthorize", "LocalAuthListCtrlr.Enabled", "AuthCacheCtrlr.Enabled")
+    authorization_keys = (
+        "AuthCtrlr.LocalPreAuthorize",
+        "AuthCtrlr.LocalAuthorizeOffline",
+        "AuthCtrlr.OfflineTxForUnknownIdEnabled",
+        "LocalAuthListCtrlr.Enabled",
+        "AuthCacheCtrlr.Enabled",
+    )
+    attempt_keys = ("OCPPCommCtrlr.MessageAttempts", "OCPPCommCtrlr.MessageAttemptInterval")
 
     def __init__(self, identity: str, connection: Any, configuration: DeviceModel201) -> None:
         self._held: list[Any] | None = None
@@ -94,24 +103,27 @@ class ChargePoint201(CsmsCalls201, Maintenance, Station, ChargePoint):
         event_type: str,
         trigger_reason: str,
         meter_value: list[Any] | None = None,
+        wait: bool = True,
         **extra: Any,
     ) -> Any:
-        """One TransactionEvent of the connector's transaction (seqNo counts per transaction)."""
+        """One TransactionEvent of the connector's transaction (seqNo counts per transaction), through the queue of
+        transaction messages: the CSMS's answer, or QUEUED (it goes out later, marked `offline` when it happened
+        while the CSMS was unreachable). A Started the CSMS does not process is taken back."""
         transaction = connector.extra.get("transaction") or connector.transaction_id
         info = {"transaction_id": transaction, "charging_state": self.charging_state(connector)}
         info.update(extra.pop("info", {}))
-        answer = await self.call(
-            call.TransactionEvent(
-                event_type=event_type,
-                timestamp=now_iso(),
-                trigger_reason=trigger_reason,
-                seq_no=self._next_seq_no(connector),
-                transaction_info=info,
-                meter_value=meter_value or None,
-                evse={"id": connector.evse_id, "connector_id": connector.connector_id},
-                **extra,
-            )
+        message = call.TransactionEvent(
+            event_type=event_type,
+            timestamp=now_iso(),
+            trigger_reason=trigger_reason,
+            seq_no=self._next_seq_no(connector),
+            transaction_info=info,
+            meter_value=meter_value or None,
+            offline=None if self.ready else True,
+            evse={"id": connector.evse_id, "connector_id": connector.connector_id},
+            **extra,
         )
+        answer = await self.send_transaction_message(message, wait=wait, withdraw_unprocessed=event_type == "Started")
         if answer is None:
             raise CommandRefused(f"CSMS answered CallError to TransactionEvent {event_type}")
         return answer
@@ -122,6 +134,7 @@ class ChargePoint201(CsmsCalls201, Maintenance, Station, ChargePoint):
             "Updated",
             "MeterValuePeriodic",
             self._sampled(connector, "SampledDataCtrlr.TxUpdatedMeasurands", "Sample.Periodic"),
+            wait=False,
         )
 
     # -- transactions -----------------------------------------------------------------------------------
@@ -167,7 +180,7 @@ class ChargePoint201(CsmsCalls201, Maintenance, Station, ChargePoint):
             connector.id_tag = None
             connector.extra.pop("transaction", None)
             raise
-        verdict = (answer.id_token_info or {}).get("status", "Accepted") if id_token is not None else "Accepted"
+        verdict = "Accepted" if answer is QUEUED or id_token is None else self._verdict(answer)
         if verdict != "Accepted":
             await self.stop_transaction(connector, "DeAuthorized", report_status=report_status)
         return verdict
@@ -200,6 +213,27 @@ class ChargePoint201(CsmsCalls201, Maintenance, Station, ChargePoint):
     @staticmethod
     def idle_status(connector: Connector) -> str:
         return "Occupied" if connector.plugged else "Available"
+
+    @staticmethod
+    def _verdict(answer: Any) -> str:
+        return (answer.id_token_info or {}).get("status", "Accepted")
+
+    def late_answer(self, item: QueuedMessage, answer: Any) -> None:
+        """A Started queued offline reached the CSMS: the auth cache learns the verdict, and a refused token stops
+        the transaction if it still runs (TxCtrlr.StopTxOnInvalidId)."""
+        payload = item.payload
+        if payload.get("event_type") != "Started" or "id_token" not in payload:
+            return
+        verdict = self._verdict(answer)
+        if self.configuration.bool_value("AuthCacheCtrlr.Enabled", True):
+            self.auth_cache[payload["id_token"]["id_token"]] = verdict
+        connector = self.transaction_connector(payload["transaction_info"]["transaction_id"])
+        if (
+            connector is not None
+            and verdict != "Accepted"
+            and self.configuration.bool_value("TxCtrlr.StopTxOnInvalidId", True)
+        ):
+            self._spawn(self.stop_transaction(connector, "DeAuthorized"))
 
     def _next_seq_no(self, connector: Connector) -> int:
         seq_no = connector.extra.get("seq_no", 0)
@@ -267,11 +301,11 @@ class ChargePoint201(CsmsCalls201, Maintenance, Station, ChargePoint):
         try:
             plugged_here = not connector.plugged
             await self.do_plug_connector(evse_id, connector_id)
-            status = await self.authorize_for_start(id_tag)
-            if status != "Accepted":
+            verdict = await self.authorize_for_start(id_tag)
+            if not verdict.accepted:
                 if plugged_here:
                     await self.do_unplug_connector(evse_id, connector_id)
-                raise CommandRefused(f"id tag rejected: {status}", {"id_tag_status": status})
+                raise self.rejected(verdict)
             if connector.transaction_id:  # started when the cable went in: now it is authorized
                 connector.id_tag = id_tag
                 connector.meter.start(time.monotonic())
@@ -302,13 +336,13 @@ class ChargePoint201(CsmsCalls201, Maintenance, Station, ChargePoint):
             raise CommandRefused(f"id tag rejected: {verdict}", {"id_tag_status": verdict})
         return self._started(connector)
 
-    @staticmethod
-    def _started(connector: Connector) -> dict[str, Any]:
+    def _started(self, connector: Connector) -> dict[str, Any]:
         return {
             "transaction_id": connector.transaction_id,
             "evse_id": connector.evse_id,
             "connector_id": connector.connector_id,
             "meter_start": int(connector.meter.session_start_wh),
+            **self.offline_flag(),
         }
 
     async def do_ev_stops_energy(self, evse_id: int, connector_id: int) -> dict[str, Any]:
@@ -329,7 +363,7 @@ class ChargePoint201(CsmsCalls201, Maintenance, Station, ChargePoint):
     async def report_problem(self, connector: Connector, fault_type: str, active: bool) -> None:
         """NotifyEvent for the connector's Problem variable (the device model's way to report a fault)."""
         self._event_ids = getattr(self, "_event_ids", 0) + 1
-        await self.call(
+        await self.notify(
             call.NotifyEvent(
                 generated_at=now_iso(),
                 seq_no=0,

@@ -9,7 +9,7 @@ from ocpp.routing import on
 from ocpp.v201 import call, call_result
 from ocpp.v201.enums import Action
 
-from simulator.reservation_desk import instant
+from domain.instants import instant
 from simulator.station import Connector, now_iso
 from simulator.transfers import load_certificate
 
@@ -195,9 +195,12 @@ class CsmsCalls201:
             "MeterValues": lambda: self._meter_values(evse_id),
             "FirmwareStatusNotification": self.report_firmware_state,
             "LogStatusNotification": self.report_log_state,
+            "SignChargingStationCertificate": self.send_signing_request,
         }
         if requested_message not in senders:
             return call_result.TriggerMessage(status="NotImplemented")
+        if requested_message == "SignChargingStationCertificate" and not self.can_sign():
+            return call_result.TriggerMessage(status="Rejected")
         if evse_id is not None and self.connector_for(evse_id, connector_id) is None:
             return call_result.TriggerMessage(status="Rejected")
         if requested_message == "BootNotification" and self.booted:  # only while Pending or Rejected
@@ -258,7 +261,7 @@ class CsmsCalls201:
 
     async def report_reservation_end(self, reservation_id: int, reason: str) -> None:
         if reason in ("Expired", "Removed"):
-            await self.call(
+            await self.notify(
                 call.ReservationStatusUpdate(reservation_id=reservation_id, reservation_update_status=reason)
             )
 
@@ -334,6 +337,7 @@ class CsmsCalls201:
     ):
         certificate = firmware.get("signing_certificate")
         if certificate and load_certificate(certificate) is None:
+            self.security_event("InvalidFirmwareSigningCertificate", f"unreadable signing certificate: {request_id}")
             return call_result.UpdateFirmware(status="InvalidCertificate")
         replaced = self.start_firmware_update(
             firmware["location"],
@@ -355,6 +359,23 @@ class CsmsCalls201:
         window = log.get("oldest_timestamp"), log.get("latest_timestamp")
         replaced = self.start_log_upload(log["remote_location"], name, *window, retries, retry_interval, request_id)
         return call_result.GetLog(status="AcceptedCanceled" if replaced else "Accepted", filename=name)
+
+    @on(Action.certificate_signed)
+    def on_certificate_signed(self, certificate_chain: str, certificate_type: str | None = None, **_: Any):
+        if certificate_type == "V2GCertificate":  # no ISO 15118 here: no V2G certificate was asked for
+            return call_result.CertificateSigned(status="Rejected")
+        accepted = self.install_signed_chain(certificate_chain)
+        return call_result.CertificateSigned(status="Accepted" if accepted else "Rejected")
+
+    @on(Action.get_installed_certificate_ids)
+    def on_get_installed_certificate_ids(self, certificate_type: list[str] | None = None, **_: Any):
+        found = self.installed_certificates(certificate_type)
+        chain = [
+            {"certificate_type": e.certificate_type, "certificate_hash_data": e.hash_data.payload()} for e in found
+        ]
+        return call_result.GetInstalledCertificateIds(
+            status="Accepted" if found else "NotFound", certificate_hash_data_chain=chain or None
+        )
 
     def _free_connector(self) -> Connector | None:
         return next((c for c in self.status_targets() if c.status == "Available" and self._may_start(c, "")), None)

@@ -82,6 +82,27 @@ class Authority:
         cert = builder.sign(self._key, hashes.SHA256())
         return Issued(cert.public_bytes(serialization.Encoding.PEM).decode(), _key_pem(key), serial, not_after)
 
+    def sign_csr(self, csr_pem: str, days: int = 7) -> str:
+        """The CSMS's side of OCPP A02: a client certificate for the request's key and subject, issued by this CA
+        (the chain: the certificate, then the CA). ValueError when the request's signature does not verify."""
+        request = x509.load_pem_x509_csr(csr_pem.encode())
+        if not request.is_signature_valid:
+            raise ValueError("the signing request's signature does not verify")
+        now = datetime.now(UTC).replace(microsecond=0)
+        cert = (
+            x509.CertificateBuilder()
+            .subject_name(request.subject)
+            .issuer_name(self.name)
+            .public_key(request.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - timedelta(minutes=5))
+            .not_valid_after(now + timedelta(days=days))
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
+            .sign(self._key, hashes.SHA256())
+        )
+        return cert.public_bytes(serialization.Encoding.PEM).decode() + self.certificate
+
 
 def server_context(authority: Authority, *, client_ca: Authority | None = None) -> ssl.SSLContext:
     """A CSMS's TLS context with a certificate for 127.0.0.1/localhost; with `client_ca`, it demands client

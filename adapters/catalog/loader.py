@@ -38,6 +38,7 @@ class JsonCatalog:
                     phases=m.get("phases", 0),
                     firmware_version=m.get("firmware_version", "1.0.0"),
                     image_url=m.get("image_url"),
+                    ocpp16_security=bool(m.get("ocpp16_security", False)),
                 )
                 for m in sorted(entry["models"], key=lambda m: m["slug"])
             }

@@ -25,10 +25,13 @@ from urllib.parse import unquote, urlsplit
 
 from cryptography import x509
 from ocpp import v16, v201
-from ocpp.routing import on
+from ocpp.exceptions import InternalError
+from ocpp.routing import after, on
+from ocpp.v16 import call as call16
 from ocpp.v16 import call_result as result16
 from ocpp.v16 import datatypes as types16
 from ocpp.v16.enums import Action as Action16
+from ocpp.v201 import call as call201
 from ocpp.v201 import call_result as result201
 from ocpp.v201 import datatypes as types201
 from ocpp.v201.enums import Action as Action201
@@ -67,6 +70,25 @@ class Verdicts:
     authorize_status: str = "Accepted"  # idTagInfo/idTokenInfo status: Authorize, StartTransaction, TransactionEvent
     accept_identities: set[str] | None = None  # None: everyone; else only these identities may connect (others: 404)
     basic_auth: dict[str, str] | None = None  # identity -> password; when set, HTTP Basic auth is required (401)
+    refuse: dict[str, int] = field(default_factory=dict)  # action -> how many of its next CALLs get a CallError
+    csr_signer: Callable[[str], str] | None = None  # a CA: PEM signing request -> PEM chain (then CertificateSigned)
+
+
+REFUSED_ON_PURPOSE = "refused on purpose (Verdicts.refuse)"
+
+
+class Refusing:
+    """Answers a CALL with a CallError InternalError while `Verdicts.refuse` says so (a CSMS that fails to process
+    a message, e.g. to test a charge point's retries); mixed into both central systems."""
+
+    server: CsmsServer
+
+    async def _handle_call(self, msg: Any) -> Any:
+        refuse = self.server.verdicts.refuse
+        if refuse.get(msg.action, 0) > 0:
+            refuse[msg.action] -= 1
+            raise InternalError(description=REFUSED_ON_PURPOSE)
+        return await super()._handle_call(msg)  # type: ignore[misc]
 
 
 @dataclass
@@ -152,7 +174,7 @@ class RecordingConnection:
         self.pending.clear()
 
 
-class CentralSystem16(v16.ChargePoint):
+class CentralSystem16(Refusing, v16.ChargePoint):
     """The central-system side of one OCPP 1.6J connection."""
 
     def __init__(self, identity: str, connection: RecordingConnection, server: CsmsServer) -> None:
@@ -223,10 +245,14 @@ class CentralSystem16(v16.ChargePoint):
 
     @on(Action16.sign_certificate)
     def on_sign_certificate(self, **_: Any) -> result16.SignCertificate:
-        return result16.SignCertificate(status="Rejected")  # this CSMS has no certificate authority
+        return result16.SignCertificate(status="Accepted" if self.server.verdicts.csr_signer else "Rejected")
+
+    @after(Action16.sign_certificate)
+    async def after_sign_certificate(self, csr: str, **_: Any) -> None:
+        await self.server.sign(self, csr, lambda chain: call16.CertificateSigned(certificate_chain=chain))
 
 
-class CentralSystem201(v201.ChargePoint):
+class CentralSystem201(Refusing, v201.ChargePoint):
     """The CSMS side of one OCPP 2.0.1 connection."""
 
     def __init__(self, identity: str, connection: RecordingConnection, server: CsmsServer) -> None:
@@ -327,7 +353,7 @@ class CentralSystem201(v201.ChargePoint):
     def on_notify_display_messages(self, **_: Any) -> result201.NotifyDisplayMessages:
         return result201.NotifyDisplayMessages()
 
-    # Certificate handling: this CSMS has no PKI, so it answers with a schema-valid refusal.
+    # Certificate handling: no PKI of ISO 15118 here, so a schema-valid refusal; station certificates: see csr_signer.
 
     @on(Action201.get_15118_ev_certificate)
     def on_get_15118_ev_certificate(self, **_: Any) -> result201.Get15118EVCertificate:
@@ -339,7 +365,15 @@ class CentralSystem201(v201.ChargePoint):
 
     @on(Action201.sign_certificate)
     def on_sign_certificate(self, **_: Any) -> result201.SignCertificate:
-        return result201.SignCertificate(status="Rejected")
+        return result201.SignCertificate(status="Accepted" if self.server.verdicts.csr_signer else "Rejected")
+
+    @after(Action201.sign_certificate)
+    async def after_sign_certificate(self, csr: str, certificate_type: str | None = None, **_: Any) -> None:
+        await self.server.sign(
+            self,
+            csr,
+            lambda chain: call201.CertificateSigned(certificate_chain=chain, certificate_type=certificate_type),
+        )
 
 
 class CsmsServer:
@@ -362,6 +396,8 @@ class CsmsServer:
         self.host = host
         self.ssl_context = ssl_context
         self.client_subjects: dict[str, list[str | None]] = {}  # identity -> subject presented, per connection
+        self.client_certificates: dict[str, list[x509.Certificate | None]] = {}  # the same, the whole certificate
+        self.signed: dict[str, list[str]] = {}  # identity -> the charge point's answers to CertificateSigned
         self.history = history
         self._requested_port = port
         self.verdicts = verdicts if verdicts is not None else Verdicts()
@@ -494,6 +530,20 @@ class CsmsServer:
             raise ConnectionError(f"{identity} disconnected before answering {type(payload).__name__}")
         raise TimeoutError(f"{identity}: no answer to {type(payload).__name__} within {timeout}s")
 
+    async def sign(self, central: Any, csr: str, certificate_signed: Callable[[str], Any]) -> None:
+        """After accepting a SignCertificate: the signing request goes to `csr_signer`, its chain back to the charge
+        point in a CertificateSigned, whose answer is kept in `signed`."""
+        signer = self.verdicts.csr_signer
+        if signer is None:
+            return
+        try:
+            answer = await central.call(certificate_signed(signer(csr)), suppress=False)
+        except Exception as error:  # noqa: BLE001 - a request the CA refuses, a call error: logged, not raised
+            self._log(f"{central.id} CertificateSigned failed: {error!r}")
+            return
+        self.signed.setdefault(central.id, []).append(answer.status)
+        self._notify()
+
     async def send_raw(self, identity: str, text: str) -> None:
         """Puts arbitrary text on the wire to `identity` (recorded in `frames`)."""
         await self._session(identity).connection.send(text)
@@ -571,8 +621,10 @@ class CsmsServer:
         central = CentralSystem16 if version == "ocpp1.6" else CentralSystem201
         charge_point = central(identity, connection, self)
         session = Session(identity, version, charge_point, websocket, time.time(), connection)
-        session.client_certificate_subject = _peer_subject(websocket)
+        peer = _peer_certificate(websocket)
+        session.client_certificate_subject = peer.subject.rfc4514_string() if peer is not None else None
         self.client_subjects.setdefault(identity, []).append(session.client_certificate_subject)
+        self.client_certificates.setdefault(identity, []).append(peer)
         self.sessions[identity] = session
         self._connections[identity] += 1
         self._log(f"{identity} connected ({version})")
@@ -590,11 +642,11 @@ class CsmsServer:
             self._notify()
 
 
-def _peer_subject(websocket: ServerConnection) -> str | None:
-    """The subject of the TLS client certificate the peer presented (None: plain ws://, or none presented)."""
+def _peer_certificate(websocket: ServerConnection) -> x509.Certificate | None:
+    """The TLS client certificate the peer presented (None: plain ws://, or none presented)."""
     ssl_object = websocket.transport.get_extra_info("ssl_object")
     der = ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
-    return x509.load_der_x509_certificate(der).subject.rfc4514_string() if der else None
+    return x509.load_der_x509_certificate(der) if der else None
 
 
 def _authorized(headers: Headers, identity: str, passwords: dict[str, str]) -> bool:

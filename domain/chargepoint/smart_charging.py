@@ -18,7 +18,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
+
+from domain.instants import instant as parse_instant
 
 STATION_MAX = "ChargingStationMaxProfile"  # 1.6 calls it ChargePointMaxProfile
 TX_DEFAULT = "TxDefaultProfile"
@@ -364,10 +366,7 @@ def _slot(profile: ChargingProfile) -> tuple[str, int, int]:
 
 
 def _instant(text: str | None) -> datetime | None:
-    if text is None:
-        return None
-    moment = datetime.fromisoformat(str(text).replace("Z", "+00:00"))
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)  # OCPP times are UTC when unmarked
+    return None if text is None else parse_instant(str(text))
 
 
 def installed_report(

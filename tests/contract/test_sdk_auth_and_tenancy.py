@@ -162,7 +162,8 @@ def test_an_admin_token_with_a_registered_organization_acts_for_that_tenant(
     user_view = connect(org)
     assert [loc.id for loc in user_view.locations.list_locations().data] == [users_location.id, admins_location.id]
     assert desired(user_view.charger_deployments.get_charger("CP-ADMIN")) == desired(admins_charger)
-    assert admin.location_charger_provisioning.list_location_chargers(admins_location.id).data == [admins_charger]
+    listed = admin.location_charger_provisioning.list_location_chargers(admins_location.id).data
+    assert [desired(charger) for charger in listed] == [desired(admins_charger)]  # runtime fields move on their own
 
 
 def test_an_admin_token_for_another_organization_sees_only_that_tenant(

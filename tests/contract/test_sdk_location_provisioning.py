@@ -276,4 +276,4 @@ def test_another_tenants_location_is_not_found_on_every_provisioning_route(
 
     listed = client.location_charger_provisioning.list_location_chargers(site.id)
     assert [charger.id for charger in listed.data] == [mine.id]
-    assert listed.data[0] == mine
+    assert desired(listed.data[0]) == desired(mine)  # (its runtime fields move on their own)

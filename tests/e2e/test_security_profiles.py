@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 from adapters.csms.server import CALL_ERROR, CsmsServer, Verdicts
-from tests.e2e.conftest import AC, WAIT, Api, never, new_identity, parsed, reported_connectors
-from tests.pki import Authority, server_context
+from tests.e2e.conftest import AC, WAIT, Api, Charger, never, new_identity, parsed, reported_connectors
+from tests.pki import Authority, Issued, server_context
 
 CA = Authority("CSMS Private CA")
 WRONG_CA = Authority("Someone Else's CA")
@@ -25,12 +25,14 @@ TlsCsms = Callable[..., Awaitable[CsmsServer]]
 
 @pytest.fixture
 async def tls_csms() -> AsyncIterator[TlsCsms]:
-    """wss:// CSMS servers on 127.0.0.1 with a certificate from CA (`client_ca`: demands client certificates)."""
+    """wss:// CSMS servers on 127.0.0.1 with a certificate from CA (or `server_ca`; `client_ca`: demands client
+    certificates)."""
     servers: list[CsmsServer] = []
 
-    async def start(client_ca: Authority | None = None, **verdicts: Any) -> CsmsServer:
+    async def start(client_ca: Authority | None = None, server_ca: Authority = CA, **verdicts: Any) -> CsmsServer:
         server = CsmsServer(
-            verdicts=Verdicts(heartbeat_interval=1, **verdicts), ssl_context=server_context(CA, client_ca=client_ca)
+            verdicts=Verdicts(heartbeat_interval=1, **verdicts),
+            ssl_context=server_context(server_ca, client_ca=client_ca),
         )
         servers.append(server)
         await server.start()
@@ -96,9 +98,12 @@ async def test_a_csms_certificate_that_does_not_verify_is_refused_shown_and_repo
     fixed = await api.update_charger(charger.id, csms_ca_certificate=CA.certificate)
     assert fixed["has_csms_ca_certificate"] is True
     await booted(api, csms, charger.id, charger.identity, version)
-    events = await csms.wait_for(charger.identity, "SecurityEventNotification", timeout=WAIT)
-    assert events[0]["type"] == "InvalidCsmsCertificate"
-    assert "did not verify" in events[0]["techInfo"]
+    [event] = await csms.wait_for(charger.identity, "SecurityEventNotification", timeout=WAIT)
+    assert event["type"] == ("InvalidCentralSystemCertificate" if version == "OCPP1.6" else "InvalidCsmsCertificate")
+    assert "did not verify" in event["techInfo"]
+    if version == "OCPP2.0.1":  # it also reports the changed settings (a 1.6 model without the whitepaper does not)
+        events = await csms.wait_for(charger.identity, "SecurityEventNotification", count=2, timeout=WAIT)
+        assert events[1]["type"] == "ReconfigurationOfSecurityParameters"
     assert (await api.charger(charger.id))["runtime_error"] is None
 
 
@@ -111,22 +116,31 @@ async def test_without_a_ca_bundle_the_system_cas_do_not_trust_a_private_ca(api:
     assert csms.connection_count(charger.identity) == 0
 
 
-async def test_profile_3_presents_the_client_certificate_the_csms_demands(
-    api: Api, tls_csms: TlsCsms, version: str
-) -> None:
-    csms = await tls_csms(client_ca=CHARGERS_CA)
+async def profile_3_charger(
+    api: Api, csms: CsmsServer, version: str, model: dict[str, str] = AC
+) -> tuple[Charger, Issued]:
+    """A profile 3 charger with a client certificate (O=OCPPLAB Fleet) from CHARGERS_CA; and that certificate."""
     identity = new_identity("CP-SP3")
     issued = CHARGERS_CA.issue(identity, organization="OCPPLAB Fleet")
     charger = await api.create_charger(
         csms.url(),
         version,
-        AC,
+        model,
         identity=identity,
         security_profile=3,
         csms_ca_certificate=CA.certificate,
         client_certificate=issued.certificate,
         client_private_key=issued.key,
     )
+    return charger, issued
+
+
+async def test_profile_3_presents_the_client_certificate_the_csms_demands(
+    api: Api, tls_csms: TlsCsms, version: str
+) -> None:
+    csms = await tls_csms(client_ca=CHARGERS_CA)
+    charger, _ = await profile_3_charger(api, csms, version)
+    identity = charger.identity
     assert charger.doc["client_certificate_subject"] == f"CN={identity},O=OCPPLAB Fleet"
     assert "PRIVATE KEY" not in str(charger.doc)
 

@@ -1,9 +1,12 @@
 """A stateful property test of the OCPP 1.6 charge point: random sequences of driver commands, CSMS calls
-(charging profiles, reservations) and gateway restarts, against a fake connection whose CSMS accepts everything.
+(charging profiles, reservations), outages of the connection and gateway restarts, against a fake connection whose
+CSMS accepts everything.
 
 After every step: a connector holds at most one transaction and its status agrees with it, the energy register
-never decreases, no connector draws more than its composite limit, the CSMS was told each connector's status,
-and a charge point rebuilt from the recorded runtime holds the same state."""
+never decreases, no connector draws more than its composite limit; online, the CSMS was told each connector's
+status, and every transaction it numbered is running or stopped exactly once (samples and stops never arrive
+for a transaction it did not number or saw stopped); a charge point rebuilt from the recorded runtime holds the
+same state, its queue of transaction messages included."""
 
 from __future__ import annotations
 
@@ -17,7 +20,8 @@ from uuid import uuid4
 
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
+from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+from websockets.exceptions import ConnectionClosed
 
 from domain.chargepoint.smart_charging import Supply
 from domain.configuration import Configuration16
@@ -47,31 +51,80 @@ class Recorder:
         runtime.collect_events()
 
 
-class AcceptingCsms:
-    """Answers every CALL of the charge point as a CSMS that accepts everything; remembers reported statuses."""
+class CuttableConnection(FakeConnection):
+    """A fake connection whose network can fail: after `cut()` the charge point's receive and send fail as a
+    closed websocket's do."""
 
-    def __init__(self, connection: FakeConnection, transactions: itertools.count) -> None:
-        self.connection = connection
-        self.transactions = transactions  # a CSMS never hands out a transaction id twice, restarts or not
+    CUT = "\x00cut"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.is_cut = False
+
+    def cut(self) -> None:
+        self.is_cut = True
+        self.inbox.put_nowait(self.CUT)
+
+    async def send(self, text: str) -> None:
+        if self.is_cut:
+            raise ConnectionClosed(None, None)
+        await super().send(text)
+
+    async def recv(self) -> str:
+        text = await super().recv()
+        if text == self.CUT:
+            raise ConnectionClosed(None, None)
+        return text
+
+
+class Ledger:
+    """What the CSMS learned over all connections: the transactions it numbered and stopped, and any message
+    that arrived out of order (a sample or a stop of a transaction it never numbered, or stopped twice)."""
+
+    def __init__(self) -> None:
+        self.numbers = itertools.count(1)  # a CSMS never hands out a transaction id twice, restarts or not
+        self.issued: set[int] = set()
+        self.stopped: list[int] = []
         self.statuses: dict[int, str] = {}
+        self.problems: list[str] = []
+
+    def answer(self, action: str, payload: dict[str, Any]) -> dict[str, Any]:
+        if action == "BootNotification":
+            return {"status": "Accepted", "interval": 300, "currentTime": datetime.now(UTC).isoformat()}
+        if action == "Heartbeat":
+            return {"currentTime": datetime.now(UTC).isoformat()}
+        if action == "StatusNotification":
+            self.statuses[payload["connectorId"]] = payload["status"]
+        if action == "StartTransaction":
+            number = next(self.numbers)
+            self.issued.add(number)
+            return {"transactionId": number, "idTagInfo": {"status": "Accepted"}}
+        if action in ("MeterValues", "StopTransaction") and "transactionId" in payload:
+            number = payload["transactionId"]
+            if number not in self.issued or number in self.stopped:
+                self.problems.append(f"{action} of transaction {number} (issued {self.issued}, stopped {self.stopped})")
+            if action == "StopTransaction":
+                self.stopped.append(number)
+        if action in ("Authorize", "StopTransaction"):
+            return {"idTagInfo": {"status": "Accepted"}}
+        return {}
+
+
+class AcceptingCsms:
+    """Answers every CALL of the charge point on one connection as a CSMS that accepts everything."""
+
+    def __init__(self, connection: FakeConnection, ledger: Ledger) -> None:
+        self.connection = connection
+        self.ledger = ledger
         self.answers: dict[str, Any] = {}
 
     async def serve(self) -> None:
         while True:
             frame = json.loads(await self.connection.outbox.get())
             if frame[0] == 2:
-                await self.connection.inbox.put(json.dumps([3, frame[1], self.answer(frame[2], frame[3])]))
+                await self.connection.inbox.put(json.dumps([3, frame[1], self.ledger.answer(frame[2], frame[3])]))
             else:
                 self.answers[frame[1]] = frame
-
-    def answer(self, action: str, payload: dict[str, Any]) -> dict[str, Any]:
-        if action == "StatusNotification":
-            self.statuses[payload["connectorId"]] = payload["status"]
-        if action in ("Authorize", "StopTransaction"):
-            return {"idTagInfo": {"status": "Accepted"}}
-        if action == "StartTransaction":
-            return {"transactionId": next(self.transactions), "idTagInfo": {"status": "Accepted"}}
-        return {}
 
     async def call(self, action: str, payload: dict[str, Any]) -> Any:
         unique_id = str(uuid4())
@@ -90,25 +143,43 @@ class ChargePointMachine(RuleBasedStateMachine):
         self.loop = asyncio.new_event_loop()
         self.spec = ChargerSpec(uuid4(), "t", "CP-MACHINE", "ws://csms/ocpp", "OCPP1.6", MODEL)
         self.runtime = ChargerRuntime(tenant_id="t", charger_id=self.spec.charger_id)
+        self.runtime.configuration["AllowOfflineTxForUnknownId"] = "true"  # offline, the driver's tags start
         self.runtime.collect_events()
         self.registers: dict[int, int] = {1: 0, 2: 0}
         self.reservation_ids = itertools.count(1)
-        self.transaction_ids = itertools.count(1)
-        self.tasks: list[asyncio.Task] = []
-        self.station = self.run(self.connect())
+        self.ledger = Ledger()
+        self.online = False
+        self.station = self.run(self.power_up())
+        self.run(self.connect())
 
-    async def connect(self) -> ChargePoint16:
-        connection = FakeConnection()
+    async def power_up(self) -> ChargePoint16:
+        """A charge point of the gateway, from the recorded runtime only (no connection yet)."""
         station = ChargePoint16(
-            self.spec.identity, connection, Configuration16(MODEL, self.spec.identity, self.runtime.configuration)
+            self.spec.identity, None, Configuration16(MODEL, self.spec.identity, self.runtime.configuration)
         )
         station.setup_station(self.spec, self.runtime, Recorder())
-        station.session_open = True
-        self.csms = AcceptingCsms(connection, self.transaction_ids)
-        self.tasks = [asyncio.create_task(station.start()), asyncio.create_task(self.csms.serve())]
-        for connector in station.status_targets():
-            await station.report_status(connector)
+        station.start_station()
         return station
+
+    async def connect(self) -> None:
+        """A connection: boot, statuses, then what waited in the queue, until the queue is empty."""
+        self.connection = CuttableConnection()
+        self.csms = AcceptingCsms(self.connection, self.ledger)
+        self.csms_task = asyncio.create_task(self.csms.serve())
+        self.session = asyncio.create_task(self.station.run_session(self.connection))
+        for _ in range(400):
+            if self.station.ready and not self.station.outbox.messages:
+                break
+            await asyncio.sleep(0.005)
+        assert self.station.ready and not self.station.outbox.messages, "the queue did not drain after the boot"
+        self.online = True
+
+    async def disconnect(self) -> None:
+        self.connection.cut()
+        await asyncio.gather(self.session, return_exceptions=True)
+        self.csms_task.cancel()
+        await asyncio.gather(self.csms_task, return_exceptions=True)
+        self.online = False
 
     def run(self, coroutine: Any) -> Any:
         result = self.loop.run_until_complete(coroutine)
@@ -120,14 +191,13 @@ class ChargePointMachine(RuleBasedStateMachine):
             self.run(self.station.perform(kind, payload))
 
     def teardown(self) -> None:
-        self.run(self.stop_tasks())
+        self.run(self.shut_down())
         self.loop.close()
 
-    async def stop_tasks(self) -> None:
-        tasks = [*self.tasks, *self.station._background]
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+    async def shut_down(self) -> None:
+        if self.online:
+            await self.disconnect()
+        await self.station.stop_station()
 
     # -- the driver ---------------------------------------------------------------------------------------
 
@@ -169,6 +239,7 @@ class ChargePointMachine(RuleBasedStateMachine):
         limit=st.integers(0, 30_000),
         stack_level=st.integers(0, 2),
     )
+    @precondition(lambda self: self.online)
     def set_profile(self, where: int, purpose: str, limit: int, stack_level: int) -> None:
         profile = {
             "chargingProfileId": stack_level * 10 + where,
@@ -184,24 +255,57 @@ class ChargePointMachine(RuleBasedStateMachine):
         self.run(self.csms.call("SetChargingProfile", {"connectorId": where, "csChargingProfiles": profile}))
 
     @rule(purpose=st.sampled_from([None, "TxDefaultProfile", "ChargePointMaxProfile"]))
+    @precondition(lambda self: self.online)
     def clear_profiles(self, purpose: str | None) -> None:
         self.run(self.csms.call("ClearChargingProfile", {} if purpose is None else {"chargingProfilePurpose": purpose}))
 
     # -- the gateway ----------------------------------------------------------------------------------------
 
     @rule()
+    @precondition(lambda self: self.online)
+    def lose_the_connection(self) -> None:
+        """The CSMS becomes unreachable: the charge point goes on alone."""
+        self.run(self.disconnect())
+        assert self.station.offline and not self.station.ready
+
+    @rule(
+        actions=st.lists(
+            st.tuples(st.sampled_from(["plug", "unplug", "start_session", "stop_session"]), CONNECTORS, TAGS),
+            min_size=1,
+            max_size=4,
+        )
+    )
+    @precondition(lambda self: self.online)
+    def an_outage_with_the_driver_at_work(self, actions: list[tuple[str, int, str]]) -> None:
+        """Lost connection, the driver plugs, starts and stops offline, the CSMS comes back."""
+        self.lose_the_connection()
+        for action, connector, tag in actions:
+            if action == "start_session":
+                self.start_session(connector, tag)
+            else:
+                getattr(self, action)(connector)
+        self.reconnect()
+
+    @rule()
+    @precondition(lambda self: not self.online)
+    def reconnect(self) -> None:
+        """The CSMS is back: after the boot, what waited goes out in order (the ledger checks it)."""
+        self.run(self.connect())
+
+    @rule()
     def restart_the_gateway(self) -> None:
-        """A new charge point from the recorded runtime only: it must hold what the old one held."""
+        """A new charge point from the recorded runtime only: it must hold what the old one held, its queue too."""
         before = self.state()
-        for connector in self.station.connectors.values():
-            if connector.transaction_id:
-                self.station.record_meter(connector)
-        self.run(self.stop_tasks())
-        self.station = self.run(self.connect())
+        was_online = self.online
+        self.run(self.shut_down())
+        self.station = self.run(self.power_up())
         assert self.state() == before
+        if was_online:
+            self.run(self.connect())
 
     def state(self) -> dict[str, Any]:
         return {
+            "queue": [(m.action, m.payload, m.transaction_ref) for m in self.station.outbox.messages],
             "connectors": {
                 key: (c.status, c.transaction_id, c.id_tag, c.reservation_id, c.fault)
                 for key, c in self.station.connectors.items()
@@ -238,9 +342,22 @@ class ChargePointMachine(RuleBasedStateMachine):
             assert connector.meter.power_w <= limit + 1, (connector.meter, limit)
 
     @invariant()
-    def the_csms_was_told_every_connector_status(self) -> None:
+    def the_csms_was_told_every_connector_status_once_online(self) -> None:
+        if not self.online:
+            return
         for key, connector in self.station.connectors.items():
-            assert self.csms.statuses.get(key[1]) == connector.status, (key, connector.status, self.csms.statuses)
+            assert self.ledger.statuses.get(key[1]) == connector.status, (key, connector.status, self.ledger.statuses)
+
+    @invariant()
+    def the_csms_learns_each_transaction_in_order_and_once(self) -> None:
+        """Samples and stops only of transactions the CSMS numbered and did not see stopped; online (the queue
+        drained), each numbered transaction is either still running at the charge point or stopped once."""
+        assert self.ledger.problems == []
+        if not self.online:
+            return
+        running = {int(c.transaction_id) for c in self.station.connectors.values() if c.transaction_id}
+        assert sorted(self.ledger.issued - set(self.ledger.stopped)) == sorted(running)
+        assert len(self.ledger.stopped) == len(set(self.ledger.stopped))
 
 
 TestChargePointMachine = ChargePointMachine.TestCase

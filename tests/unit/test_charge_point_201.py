@@ -99,6 +99,20 @@ class Csms:
         await self.answer(frame, {} if answer is None else answer)
         return frame
 
+    async def expect_calls(self, expected: list[tuple[str, Any]], unordered: str) -> list[list[Any]]:
+        """The station's next CALLs are `expected` ((action, payload), in order) with CALLs of `unordered` among
+        them wherever they come (answered and returned), until every expected one came and one of `unordered`."""
+        others: list[list[Any]] = []
+        while expected or not others:
+            frame = await self.next_frame()
+            await self.answer(frame, {})
+            if frame[2] == unordered:
+                others.append(frame)
+                continue
+            action, payload = expected.pop(0)
+            assert frame == [2, ANY, action, payload]
+        return others
+
     def silent(self) -> bool:
         return self.connection.outbox.empty()
 
@@ -133,9 +147,12 @@ async def stop(*tasks: asyncio.Task) -> None:
 
 @pytest.fixture
 async def wire() -> AsyncIterator[tuple[ChargePoint201, Csms, ChargerRuntime]]:
-    """A station that receives CSMS calls (not booted: the tests drive what it sends)."""
+    """A running station on an accepted connection that receives CSMS calls (its boot is taken as done: the tests
+    drive what it sends)."""
     connection = FakeConnection()
     station, runtime, _ = build(connection)
+    station.booted = station.ready = True
+    station.start_station()
     receiving = asyncio.create_task(station.start())
     yield station, Csms(connection), runtime
     await stop(receiving, *station._background)
@@ -175,9 +192,11 @@ async def test_boot_then_status_of_every_evse_then_heartbeat_interval_adopted():
         await csms.expect_call("StatusNotification", status(2, "Available"))
         await asyncio.sleep(0.05)
         assert csms.silent()  # the next frame is a Heartbeat in 300 s
+        assert station.booted and station.ready
     finally:
         await stop(session)
-    assert station.booted and station.heartbeat_interval == 300
+    assert not station.booted  # a boot belongs to its connection
+    assert station.heartbeat_interval == 300
     assert station.configuration.value("OCPPCommCtrlr.HeartbeatInterval") == "300"
     assert runtime.status == "booted" and runtime.heartbeat_interval == 300
     assert set(runtime.connectors) == {"1/1", "2/1"}
@@ -191,6 +210,7 @@ async def test_boot_then_status_of_every_evse_then_heartbeat_interval_adopted():
 
 async def test_triggered_boot_while_not_accepted_says_triggered(wire):
     station, csms, _ = wire
+    station.booted = station.ready = False
     assert await csms.ask("TriggerMessage", {"requestedMessage": "BootNotification"}) == [
         3,
         "1",
@@ -730,8 +750,12 @@ async def test_a_signed_firmware_is_verified_before_it_is_installed(wire):
             "1",
             {"status": "Accepted"},
         ]
-        for step in ("Downloading", "Downloaded", "InvalidSignature"):
-            await csms.expect_call("FirmwareStatusNotification", {"status": step, "requestId": 5})
+        statuses = [
+            ("FirmwareStatusNotification", {"status": s, "requestId": 5}) for s in ("Downloading", "Downloaded")
+        ]
+        statuses.append(("FirmwareStatusNotification", {"status": "InvalidSignature", "requestId": 5}))
+        [event] = await csms.expect_calls(statuses, unordered="SecurityEventNotification")
+        assert event[3]["type"] == "InvalidFirmwareSignature"  # the station is booted: reported at once
         assert runtime.firmware == {}
         firmware["signature"] = signature
         await csms.ask("UpdateFirmware", {"requestId": 6, "retries": 0, "firmware": firmware}, "2")

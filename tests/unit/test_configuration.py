@@ -72,6 +72,8 @@ WRITABLE_201 = {
     "OCPPCommCtrlr.HeartbeatInterval",
     "OCPPCommCtrlr.NetworkConfigurationPriority",
     "OCPPCommCtrlr.MessageTimeout",
+    "OCPPCommCtrlr.MessageAttempts",
+    "OCPPCommCtrlr.MessageAttemptInterval",
     "OCPPCommCtrlr.WebSocketPingInterval",
     "OCPPCommCtrlr.ResetRetries",
     "SampledDataCtrlr.Enabled",
@@ -84,6 +86,7 @@ WRITABLE_201 = {
     "AuthCtrlr.Enabled",
     "AuthCtrlr.AuthorizeRemoteStart",
     "AuthCtrlr.LocalAuthorizeOffline",
+    "AuthCtrlr.OfflineTxForUnknownIdEnabled",
     "AuthCtrlr.LocalPreAuthorize",
     "AuthCacheCtrlr.Enabled",
     "LocalAuthListCtrlr.Enabled",
@@ -95,6 +98,7 @@ WRITABLE_201 = {
     "SmartChargingCtrlr.Enabled",
     "ReservationCtrlr.Enabled",
     "ClockCtrlr.TimeSource",
+    "SecurityCtrlr.OrganizationName",
 }
 NOW = datetime(2025, 3, 4, 5, 6, 7, tzinfo=UTC)
 
