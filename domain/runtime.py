@@ -193,12 +193,13 @@ class ChargerRuntime(Aggregate):
         offline (`transaction_ref` is the charger's own reference of it)."""
         queue = self._kept("transaction_queue")
         queue.pop(str(seq), None)
+        if transaction_ref is None:
+            return
         numbers = self._kept("transaction_numbers")
-        if transaction_ref is not None and transaction_id is not None:
+        if transaction_id is not None:
             numbers[transaction_ref] = transaction_id
-        referenced = {message.get("transaction_ref") for message in queue.values()}
-        for ref in [ref for ref in numbers if ref not in referenced]:
-            del numbers[ref]
+        if not any(message.get("transaction_ref") == transaction_ref for message in queue.values()):
+            numbers.pop(transaction_ref, None)  # nothing kept refers to it any more
 
     @event("TransactionMessageDropped")
     def transaction_message_dropped(self, seq: int, reason: str) -> None:

@@ -37,9 +37,14 @@ class CommonHandlers:
         return self.results.CancelReservation(status="Accepted" if cancelled else "Rejected")
 
     async def start_claimed(self, connector: Any, id_tag: str, report_status: bool) -> dict[str, Any]:
-        """A start by command: the connector is claimed until the transaction began (or did not)."""
+        """A start by command: the connector is claimed until the transaction began (or did not). Offline the charge
+        point itself decides whether the tag may start (online the CSMS's StartTransaction / Started answer does)."""
         self.claim(connector)  # type: ignore[attr-defined]
         try:
+            if not self.ready:  # type: ignore[attr-defined]
+                verdict = await self.authorize_for_start(id_tag)  # type: ignore[attr-defined]
+                if not verdict.accepted:
+                    raise self.rejected(verdict)  # type: ignore[attr-defined]
             return await self._start(connector, id_tag, report_status=report_status)  # type: ignore[attr-defined]
         finally:
             self.release(connector)  # type: ignore[attr-defined]

@@ -99,13 +99,11 @@ class Outbox:
         except Offline:
             self.connection_lost_by_outbox()
             return
-        except TimeoutError as timeout:
-            self._attempt_failed(item, f"no answer: {timeout}")
-            self._answer(item.seq, exception=TimeoutError("the CSMS did not answer within the response timeout"))
+        except Exception as error:  # noqa: BLE001 - no answer in time, or one the library refused: an attempt all the same
+            self._attempt_failed(item, f"{type(error).__name__}: {error}", error)
             return
         if answer is None:
             self._attempt_failed(item, "CallError")
-            self._answer(item.seq, None)
             return
         number = getattr(answer, "transaction_id", None) if item.action == "StartTransaction" else None
         self.outbox.delivered(item.seq, number)
@@ -115,9 +113,16 @@ class Outbox:
         if not self._answer(item.seq, answer):
             self.late_answer(item, answer)
 
-    def _attempt_failed(self, item: QueuedMessage, why: str) -> None:
-        if item.seq in self._withdrawing:
+    def _attempt_failed(self, item: QueuedMessage, why: str, error: Exception | None = None) -> None:
+        """Tries the message again later (its sender, if one waits: None for a CallError, QUEUED without an answer,
+        else the error); a start whose waiting sender asked so is taken back instead, unless merely unanswered
+        (then it goes on as begun offline, as OCPP wants an unanswered message tried again)."""
+        timeout = isinstance(error, TimeoutError)
+        if not self.outbox.holds(item.seq):
+            return
+        if item.seq in self._withdrawing and not timeout:
             self.outbox.withdraw(item.seq)
+            self._answer(item.seq, None, error)
             self._given_up(item, f"withdrawn ({why}): the transaction did not begin")
             return
         attempts_key, interval_key = self.attempt_keys
@@ -136,6 +141,11 @@ class Outbox:
             why,
             "" if kept else ", given up",
         )  # type: ignore[attr-defined]
+        if timeout and kept is not None:
+            self._record_queued(kept)  # it waits for another attempt like a message queued offline
+            self._answer(item.seq, QUEUED)
+        else:
+            self._answer(item.seq, None, None if timeout else error)
         if kept is None:
             self._given_up(item, f"attempts spent ({why})")
 
@@ -158,12 +168,15 @@ class Outbox:
             self._answer(seq, QUEUED)
 
     def _record_queued(self, item: QueuedMessage) -> None:
+        """Records a message that did not go out at once, with its transaction's number when it is known (so a
+        restart needs no number that only this process held)."""
         if item.seq not in self._recorded:
             self._recorded.add(item.seq)
-            self.observe("transaction_message_queued", item.record())  # type: ignore[attr-defined]
+            self.observe("transaction_message_queued", self.outbox.resolved(item).record())  # type: ignore[attr-defined]
 
     def _given_up(self, item: QueuedMessage, why: str) -> None:
         log.warning("%s: gave up %s #%d: %s", self.spec.identity, item.action, item.seq, why)  # type: ignore[attr-defined]
+        self._answer(item.seq, None)
         if item.seq in self._recorded:
             self._recorded.discard(item.seq)
             self.observe("transaction_message_dropped", item.seq, why)  # type: ignore[attr-defined]

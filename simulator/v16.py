@@ -186,6 +186,14 @@ class ChargePoint16(CsmsCalls16, Maintenance, Station, ChargePoint):
         if verdict != "Accepted" and self.configuration.bool_value("StopTransactionOnInvalidId", True):
             self._spawn(self.stop_transaction(connector, "DeAuthorized"))
 
+    @staticmethod
+    def transaction_number(connector: Connector) -> int | None:
+        """The CSMS's number of the connector's transaction (None without one, or before the CSMS numbered it)."""
+        if connector.transaction_id is None:
+            return None
+        number, reference = numbered(connector.transaction_id)
+        return None if reference else number
+
     def transaction_connector(self, transaction_id: int | str) -> Connector | None:
         return next((c for c in self.connectors.values() if c.transaction_id == str(transaction_id)), None)
 

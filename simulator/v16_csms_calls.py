@@ -138,10 +138,9 @@ class CsmsCalls16:
             "timestamp": now_iso(),
             "sampled_value": self._sampled(connector, "MeterValuesSampledData", "Trigger"),
         }
-        transaction = int(connector.transaction_id) if connector.transaction_id else None
-        await self.call(
-            call.MeterValues(connector_id=connector.connector_id, meter_value=[sample], transaction_id=transaction)
-        )
+        number = self.transaction_number(connector)
+        message = call.MeterValues(connector_id=connector.connector_id, meter_value=[sample], transaction_id=number)
+        await self.call(message)
 
     @on(Action.change_availability)
     def on_change_availability(self, connector_id: int, type: str, **_: Any):

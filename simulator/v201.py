@@ -106,13 +106,33 @@ class ChargePoint201(CsmsCalls201, Maintenance, Station, ChargePoint):
         wait: bool = True,
         **extra: Any,
     ) -> Any:
-        """One TransactionEvent of the connector's transaction (seqNo counts per transaction), through the queue of
-        transaction messages: the CSMS's answer, or QUEUED (it goes out later, marked `offline` when it happened
-        while the CSMS was unreachable). A Started the CSMS does not process is taken back."""
+        """One TransactionEvent of the connector's transaction through the queue of transaction messages: the CSMS's
+        answer, None for a CallError (the queue tries it again), or QUEUED (it goes out later)."""
+        message = self.transaction_message(connector, event_type, trigger_reason, meter_value, **extra)
+        return await self.send_event(message, wait)
+
+    async def send_event(self, message: call.TransactionEvent, wait: bool = True) -> Any:
+        """A Started the CSMS refuses with a CallError is taken back: the transaction did not begin."""
+        started = message.event_type == "Started"
+        answer = await self.send_transaction_message(message, wait=wait, withdraw_unprocessed=started)
+        if answer is None and started:
+            raise CommandRefused("CSMS answered CallError to TransactionEvent Started")
+        return answer
+
+    def transaction_message(
+        self,
+        connector: Connector,
+        event_type: str,
+        trigger_reason: str,
+        meter_value: list[Any] | None = None,
+        **extra: Any,
+    ) -> call.TransactionEvent:
+        """A TransactionEvent of the connector's transaction (seqNo counts per transaction), marked `offline` when it
+        happens while the CSMS cannot be reached."""
         transaction = connector.extra.get("transaction") or connector.transaction_id
         info = {"transaction_id": transaction, "charging_state": self.charging_state(connector)}
         info.update(extra.pop("info", {}))
-        message = call.TransactionEvent(
+        return call.TransactionEvent(
             event_type=event_type,
             timestamp=now_iso(),
             trigger_reason=trigger_reason,
@@ -123,10 +143,6 @@ class ChargePoint201(CsmsCalls201, Maintenance, Station, ChargePoint):
             evse={"id": connector.evse_id, "connector_id": connector.connector_id},
             **extra,
         )
-        answer = await self.send_transaction_message(message, wait=wait, withdraw_unprocessed=event_type == "Started")
-        if answer is None:
-            raise CommandRefused(f"CSMS answered CallError to TransactionEvent {event_type}")
-        return answer
 
     async def send_meter_sample(self, connector: Connector) -> None:
         await self.transaction_event(
@@ -175,7 +191,7 @@ class ChargePoint201(CsmsCalls201, Maintenance, Station, ChargePoint):
             answer = await self.transaction_event(
                 connector, "Started", trigger_reason or default_trigger, begin, **extra
             )
-        except CommandRefused:  # the CSMS answered Started with a CallError: the transaction never began
+        except Exception:  # the CSMS refused the Started (a CallError, an invalid answer): it never began
             self.end_transaction(connector, transaction_id, "Other")
             connector.id_tag = None
             connector.extra.pop("transaction", None)
@@ -195,15 +211,16 @@ class ChargePoint201(CsmsCalls201, Maintenance, Station, ChargePoint):
             return connector.meter_wh
         meter_stop = self.end_transaction(connector, transaction, reason)  # the meter stops: one final reading
         end = self._sampled(connector, "SampledDataCtrlr.TxEndedMeasurands", "Transaction.End")
-        await self.transaction_event(
+        ended = self.transaction_message(
             connector,
             "Ended",
             trigger_reason or TRIGGER_REASONS.get(reason, "AbnormalCondition"),
             end,
             info={"charging_state": "Idle", "stopped_reason": reason},
         )
-        connector.id_tag = None
+        connector.id_tag = None  # it ended here, whatever the CSMS answers (the queue delivers the Ended)
         connector.extra.pop("transaction", None)
+        await self.send_event(ended)
         if report_status:
             await self.set_status(connector, connector.extra.pop("pending_status", self.idle_status(connector)))
         if self.reset_when_idle and not any(c.transaction_id for c in self.connectors.values()):

@@ -17,7 +17,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 TRANSACTION_ACTIONS = ("StartTransaction", "StopTransaction", "MeterValues", "TransactionEvent")
-CAPACITY = 5000  # messages a charge point holds; past it the oldest periodic meter sample makes room
+CAPACITY = 5000  # messages a charge point holds; past it the oldest periodic meter sample makes room (never the
+# head, a start or a stop: without a sample to shed, the queue holds more)
 
 
 def is_periodic_sample(action: str, payload: dict[str, Any]) -> bool:
@@ -97,13 +98,23 @@ class TransactionQueue:
         number = self.numbers.get(message.transaction_ref)
         return None if number is None else {**message.payload, "transaction_id": number}
 
+    def holds(self, seq: int) -> bool:
+        return any(m.seq == seq for m in self.messages)
+
     def delivered(self, seq: int, transaction_id: int | None = None) -> QueuedMessage:
         """The CSMS processed message `seq` (the head); a StartTransaction's answer numbers its transaction."""
         message = self._pop(seq)
         if message.action == "StartTransaction" and message.transaction_ref is not None and transaction_id is not None:
             self.numbers[message.transaction_ref] = transaction_id
-        self._forget_unused_numbers()
+        self._forget_number_if_unused(message.transaction_ref)
         return message
+
+    def resolved(self, message: QueuedMessage) -> QueuedMessage:
+        """The message as it can be kept without the numbers: its transaction's number written in when known."""
+        if message.transaction_ref is None or message.action == "StartTransaction":
+            return message
+        payload = self.outgoing(message)
+        return message if payload is None else replace(message, payload=payload, transaction_ref=None)
 
     def attempt_failed(self, seq: int, now: datetime, max_attempts: int, interval_s: int) -> QueuedMessage | None:
         """A CallError (or no answer): the message is tried again after `interval x attempts`; returns it, or None
@@ -113,7 +124,7 @@ class TransactionQueue:
         attempts = message.attempts + 1
         if attempts >= max(1, max_attempts):
             self._pop(seq)
-            self._forget_unused_numbers()
+            self._forget_number_if_unused(message.transaction_ref)
             return None
         retry_at = now + timedelta(seconds=max(0, interval_s) * attempts)
         self.messages[index] = replace(message, attempts=attempts, retry_at=retry_at.isoformat())
@@ -130,13 +141,12 @@ class TransactionQueue:
         if len(self.messages) < self.capacity:
             return None
         periodic = next((m for m in self.messages[1:] if is_periodic_sample(m.action, m.payload)), None)
-        return self._pop(periodic.seq if periodic else self.messages[0].seq)
+        return None if periodic is None else self._pop(periodic.seq)
 
-    def _forget_unused_numbers(self) -> None:
+    def _forget_number_if_unused(self, transaction_ref: str | None) -> None:
         """A number is kept while a queued message still refers to its transaction."""
-        used = {m.transaction_ref for m in self.messages}
-        for ref in [ref for ref in self.numbers if ref not in used]:
-            del self.numbers[ref]
+        if transaction_ref in self.numbers and not self.references(transaction_ref):  # type: ignore[operator]
+            del self.numbers[transaction_ref]  # type: ignore[arg-type]
 
     def _index(self, seq: int) -> int:
         for index, message in enumerate(self.messages):

@@ -107,6 +107,13 @@ async def test_a_session_charges_on_through_an_outage_and_the_csms_gets_its_stop
 
     back = await csms_factory(heartbeat_interval=30, port=port)
     stop = await wait_stop(back, cp.identity, version)
+    await asyncio.sleep(0.5)
+    stops = [
+        p
+        for a, p in transaction_calls(csms, cp.identity) + transaction_calls(back, cp.identity)
+        if is_stop(version, a, p)
+    ]
+    assert stops == [stop]  # the stop reached the CSMS once
     rebooted_at = boot_received_at(back, cp.identity)
     after = transaction_calls(back, cp.identity)
     offline_samples = [p for a, p in after if not is_stop(version, a, p)]
@@ -208,7 +215,8 @@ async def test_a_transaction_message_the_csms_refuses_is_sent_again_after_the_re
     await completed(api, await command(api, cp.id, "start-session", {"id_tag": TAG}))
     csms.verdicts.refuse[action] = 1
     queued = await command(api, cp.id, "stop-session")
-    await api.wait_command(queued["id"])
+    record = await api.wait_command(queued["id"])
+    assert record["status"] == "completed", record  # it stopped here; the queue delivers the stop later
 
     deadline = time.monotonic() + 5
     while len([p for a, p in transaction_calls(csms, cp.identity) if is_stop(version, a, p)]) < 2:

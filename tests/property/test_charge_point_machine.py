@@ -87,6 +87,7 @@ class Ledger:
         self.stopped: list[int] = []
         self.statuses: dict[int, str] = {}
         self.problems: list[str] = []
+        self.refuse: set[str] = set()  # actions answered with a CallError
 
     def answer(self, action: str, payload: dict[str, Any]) -> dict[str, Any]:
         if action == "BootNotification":
@@ -121,7 +122,9 @@ class AcceptingCsms:
     async def serve(self) -> None:
         while True:
             frame = json.loads(await self.connection.outbox.get())
-            if frame[0] == 2:
+            if frame[0] == 2 and frame[2] in self.ledger.refuse:
+                await self.connection.inbox.put(json.dumps([4, frame[1], "InternalError", "refused", {}]))
+            elif frame[0] == 2:
                 await self.connection.inbox.put(json.dumps([3, frame[1], self.ledger.answer(frame[2], frame[3])]))
             else:
                 self.answers[frame[1]] = frame
@@ -361,3 +364,21 @@ class ChargePointMachine(RuleBasedStateMachine):
 
 
 TestChargePointMachine = ChargePointMachine.TestCase
+
+
+def test_a_transaction_the_csms_never_numbered_still_stops_and_nobody_waits_for_ever() -> None:
+    """A start begun offline whose StartTransaction the CSMS refuses until its attempts are spent: its stop is
+    dropped as never numbered, and the stop command ends at once (it must not wait for an answer that never comes)."""
+    machine = ChargePointMachine()
+    try:
+        machine.station.configuration.change("TransactionMessageAttempts", "1")
+        machine.lose_the_connection()
+        machine.start_session(1, "TAG-A")
+        assert machine.station.connectors[(1, 1)].transaction_id.startswith("local-")
+        machine.ledger.refuse.add("StartTransaction")
+        machine.reconnect()  # the refused start is given up: the queue drains
+        result = machine.run(asyncio.wait_for(machine.station.perform("stop_session", {"connector_id": 1}), 5))
+        assert result["meter_stop"] >= 0
+        assert machine.ledger.issued == set() and machine.ledger.stopped == []
+    finally:
+        machine.teardown()

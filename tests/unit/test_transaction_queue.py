@@ -77,6 +77,26 @@ def test_a_start_that_was_dropped_leaves_its_later_messages_unsendable():
     assert queue.outgoing(stop) is None
 
 
+def test_a_full_queue_without_a_sample_to_shed_holds_more_and_drops_nothing():
+    queue = TransactionQueue(capacity=1)
+    action, payload, ref = start()
+    queue.push(action, payload, T0, ref)
+    _, shed = queue.push("StopTransaction", {"transaction_id": 0, "meter_stop": 5}, T0, ref)
+    assert shed is None and len(queue) == 2
+
+
+def test_a_message_kept_without_the_numbers_carries_its_transaction_number():
+    queue = TransactionQueue()
+    action, payload, ref = start()
+    started, _ = queue.push(action, payload, T0, ref)
+    stop, _ = queue.push("StopTransaction", {"transaction_id": 0, "meter_stop": 5}, T0, ref)
+    assert queue.resolved(stop) == stop  # not numbered yet: it keeps its reference
+    queue.delivered(started.seq, transaction_id=42)
+    kept = queue.resolved(stop)
+    assert (kept.payload["transaction_id"], kept.transaction_ref) == (42, None)
+    assert queue.resolved(started) == started
+
+
 def test_a_full_queue_sheds_its_oldest_periodic_sample_never_a_start_or_a_stop():
     queue = TransactionQueue(capacity=3)
     action, payload, ref = start()
