@@ -1,0 +1,112 @@
+// The page's entry point: the token (typed, or from #token=), the organization for admin tokens, the stream, the
+// two views (#/ is the fleet, #/chargers/<id> a charger).
+import { api, claims, session } from "./api.js";
+import { hideCharger, initCharger, onCommands, onFrames, showCharger } from "./charger.js";
+import { $, el } from "./dom.js";
+import { initFleet, render } from "./fleet.js";
+import { apply, reset } from "./state.js";
+import { LiveStream } from "./stream.js";
+
+const stream = new LiveStream(
+  {
+    hello: (data) => { if (!data.resumed) reset(); },
+    ...apply,
+    commands: onCommands,
+    frames: onFrames,
+  },
+  (text, status) => {
+    $("connection").textContent = text;
+    if (status === 401 || status === 403) signIn(text);
+  },
+);
+
+function takeTokenFromFragment() {
+  const match = location.hash.match(/^#token=([^&]+)/);
+  if (!match) return;
+  session.token = decodeURIComponent(match[1]);
+  history.replaceState(null, "", location.pathname); // the token leaves the address bar and the history
+}
+
+function signIn(error = "") {
+  stream.close();
+  $("login").hidden = false;
+  $("fleet").hidden = $("charger").hidden = true;
+  $("sign-out").hidden = true;
+  $("login-error").textContent = error;
+  $("token-input").focus();
+}
+
+async function pickOrganization() {
+  const picker = $("org-picker");
+  if (claims(session.token).role !== "admin") {
+    picker.hidden = true;
+    session.org = null;
+    return true;
+  }
+  const { data } = await api("GET", "/organizations");
+  const select = $("org-select");
+  select.replaceChildren(...data.map((org) => el("option", { value: org.id, text: org.id })));
+  picker.hidden = false;
+  if (!data.length) {
+    signIn("No organization is registered yet: create one with POST /organizations.");
+    return false;
+  }
+  if (!data.some((org) => org.id === session.org)) session.org = data[0].id;
+  select.value = session.org;
+  return true;
+}
+
+function route() {
+  if (!session.token) return;
+  const match = location.hash.match(/^#\/chargers\/([^/]+)$/);
+  $("login").hidden = true;
+  $("sign-out").hidden = false;
+  if (match) {
+    const id = decodeURIComponent(match[1]);
+    $("fleet").hidden = true;
+    $("charger").hidden = false;
+    if (stream.chargerId !== id || stream.stopped) stream.open(id);
+    showCharger(id);
+    $("charger-title").focus?.();
+  } else {
+    hideCharger();
+    $("charger").hidden = true;
+    $("fleet").hidden = false;
+    if (stream.chargerId !== null || stream.stopped) stream.open(null);
+    render();
+  }
+}
+
+async function start() {
+  try {
+    if (!(await pickOrganization())) return;
+  } catch (error) {
+    signIn(`The token was refused: ${error.message}`);
+    return;
+  }
+  route();
+}
+
+function init() {
+  takeTokenFromFragment();
+  initFleet((id) => { location.hash = `#/chargers/${encodeURIComponent(id)}`; });
+  initCharger();
+  window.addEventListener("hashchange", () => { if (!location.hash.startsWith("#token=")) route(); else init(); });
+  $("login-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    session.token = $("token-input").value.trim();
+    $("token-input").value = "";
+    start();
+  });
+  $("org-select").addEventListener("change", () => {
+    session.org = $("org-select").value;
+    stream.close();
+    reset();
+    route();
+  });
+  $("sign-out").addEventListener("click", () => { session.token = null; session.org = null; reset(); signIn(); });
+  if (session.token) start();
+  else signIn();
+}
+
+init();
