@@ -65,15 +65,28 @@ function route() {
     const id = decodeURIComponent(match[1]);
     $("fleet").hidden = true;
     $("charger").hidden = false;
-    if (stream.chargerId !== id || stream.stopped) stream.open(id);
     showCharger(id);
-    $("charger-title").focus?.();
+    if (stream.chargerId !== id || stream.stopped) {
+      watch(id).catch((error) => { $("connection").textContent = `Not connected: ${error.message}`; });
+    }
   } else {
     hideCharger();
     $("charger").hidden = true;
     $("fleet").hidden = false;
     if (stream.chargerId !== null || stream.stopped) stream.open(null);
     render();
+  }
+}
+
+/** Watches a charger's frames if it is one of this organization's; else the fleet stream goes on. */
+async function watch(id) {
+  try {
+    await api("GET", `/chargers/${encodeURIComponent(id)}`);
+    stream.open(id);
+  } catch (error) {
+    if (error.status !== 404) throw error;
+    if (stream.chargerId !== null || stream.stopped) stream.open(null);
+    showCharger(null);
   }
 }
 
