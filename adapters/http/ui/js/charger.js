@@ -36,7 +36,7 @@ export function initCharger() {
   });
   $("frame-filter").addEventListener("input", applyFrameFilter);
   fleet.listeners.add((kind, ids) => {
-    if (chargerId && (kind === "reset" || ids.includes(chargerId))) renderCharger();
+    if (chargerId && (kind === "reset" || ids.includes(chargerId))) renderCharger(kind === "meters");
   });
 }
 
@@ -69,7 +69,8 @@ async function run(route, button) {
   }
 }
 
-function renderCharger() {
+/** Redraws the charger; a meter reading also adds a point to the power line. */
+function renderCharger(sample = false) {
   const doc = fleet.chargers.get(chargerId);
   if (!doc) {
     $("charger-title").textContent = "Charger not found";
@@ -90,9 +91,10 @@ function renderCharger() {
       el("td", { text: kw(watts) }),
       el("td", { text: kwh(meter) }));
   }));
-  const total = connectors.reduce((sum, c) => sum + reading(doc, c).power, 0);
-  if (!power.length || power[power.length - 1] !== total || power.length < 2) power.push(total);
-  power = power.slice(-MAX_POINTS);
+  if (sample) {
+    power.push(connectors.reduce((sum, c) => sum + reading(doc, c).power, 0));
+    power = power.slice(-MAX_POINTS);
+  }
   drawChart();
 }
 
@@ -102,7 +104,7 @@ function drawChart() {
   const line = document.createElementNS("http://www.w3.org/2000/svg", "polyline");
   line.setAttribute("points", points);
   const label = document.createElementNS("http://www.w3.org/2000/svg", "title");
-  label.textContent = `Power, last ${power.length} changes; peak ${kw(top)}`;
+  label.textContent = `Power, last ${power.length} meter readings; peak ${kw(top)}`;
   $("power-chart").replaceChildren(label, line);
 }
 

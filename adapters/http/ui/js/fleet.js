@@ -13,7 +13,7 @@ export function initFleet(openCharger) {
   $("prev-page").addEventListener("click", () => { page = Math.max(0, page - 1); render(); });
   $("next-page").addEventListener("click", () => { page += 1; render(); });
   fleet.listeners.add((kind, ids) => {
-    if (kind === "chargers" || kind === "meters") {
+    if ((kind === "chargers" || kind === "meters") && !$("filter").value.trim()) {
       for (const id of ids) if (!replaceRow(id)) return schedule();
       return undefined;
     }
