@@ -135,3 +135,14 @@ async def test_a_second_tenant_sees_nothing_of_the_first(
         browser.errors = [e for e in browser.errors if "404" not in e]  # the refused stream is reported, rightly
     finally:
         await other.aclose()
+
+
+async def test_an_admin_token_picks_the_organization_to_watch(browser: Browser, api: Api, csms: CsmsServer):
+    charger = await boot(api, csms)
+    admin = token(None, role="admin")
+    await browser.page.goto(f"{browser.base_url}/ui/#token={admin}")
+    picker = browser.page.get_by_label("Organization")
+    await picker.wait_for(timeout=MS)
+    await picker.select_option(api.org)
+    await browser.page.wait_for_selector(browser.row(charger.identity, "Available"), timeout=MS)
+    assert await browser.page.get_by_test_id("charger-row").count() == 1
