@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -75,6 +76,20 @@ async def stream(query: StreamQuery) -> Response:
     return response
 
 
+@dataclass
+class SentFrames:
+    """The last frame sequence a stream sent: a frame both read back and queued live (they overlap while the
+    stream starts) goes out once, in order."""
+
+    sequence: int = 0
+
+    def after(self, frames: list[dict]) -> list[dict]:
+        fresh = [frame for frame in frames if frame["sequence"] > self.sequence]
+        if fresh:
+            self.sequence = fresh[-1]["sequence"]
+        return fresh
+
+
 async def _stream_actor(ticket: str | None) -> Actor:
     if ticket is None or "Authorization" in request.headers:
         return await actor()
@@ -94,6 +109,7 @@ async def _events(svc: Services, who: Actor, watched: str | None, last: int | No
     """The stream's body; it runs outside the request's context, so it is handed the services."""
     feed, views = svc.feed, svc.views
     subscription = feed.subscribe(who.tenant_id, watched)  # before reading: nothing falls between the two
+    sent = SentFrames()
     try:
         position = views.position
         resumed = last is not None and 0 < last <= position
@@ -102,11 +118,11 @@ async def _events(svc: Services, who: Actor, watched: str | None, last: int | No
         if resumed:
             assert last is not None
             changes, first_frame = await live_reads.changed_since(views, who.tenant_id, last, watched)
-            for chunk in await _render(views, who.tenant_id, watched, changes, first_frame, resumed=True):
+            for chunk in await _render(views, who.tenant_id, watched, sent, changes, first_frame, resumed=True):
                 yield chunk
             position = max(position, changes.position)
         else:
-            async for chunk in _snapshot(views, who.tenant_id, watched):
+            async for chunk in _snapshot(views, who.tenant_id, watched, sent):
                 yield chunk
         yield _message("ready", {"position": position}, position)
         while not feed.closed:
@@ -120,13 +136,13 @@ async def _events(svc: Services, who: Actor, watched: str | None, last: int | No
             await asyncio.sleep(COALESCE_SECONDS)
             changes = subscription.take()
             if changes:
-                for chunk in await _render(views, who.tenant_id, watched, changes):
+                for chunk in await _render(views, who.tenant_id, watched, sent, changes):
                     yield chunk
     finally:
         feed.unsubscribe(subscription)
 
 
-async def _snapshot(views: Views, tenant_id: str, watched: str | None) -> AsyncIterator[bytes]:
+async def _snapshot(views: Views, tenant_id: str, watched: str | None, sent: SentFrames) -> AsyncIterator[bytes]:
     charging: list[dict] = []
     async for kind, docs in live_reads.snapshot(views, tenant_id):
         yield _message(kind, {kind: docs})
@@ -137,7 +153,7 @@ async def _snapshot(views: Views, tenant_id: str, watched: str | None) -> AsyncI
         yield _message("meters", {"meters": readings})
     if watched:
         yield _message("commands", {"commands": await live_reads.recent_commands(views, tenant_id, watched)})
-        frames = await live_reads.frames(views, tenant_id, watched)
+        frames = sent.after(await live_reads.frames(views, tenant_id, watched))
         yield _message("frames", {"charger_id": watched, "frames": frames, "dropped": 0})
 
 
@@ -145,6 +161,7 @@ async def _render(
     views: Views,
     tenant_id: str,
     watched: str | None,
+    sent: SentFrames,
     changes: Changes,
     first_frame: int | None = None,
     resumed: bool = False,
@@ -175,10 +192,13 @@ async def _render(
         docs = await live_reads.commands(views, tenant_id, watched, changes.commands)
         if docs:
             parts.append(("commands", {"commands": docs}))
+    frames: list[dict] = []
     if watched and (changes.frames or first_frame is not None):
         frames = changes.frames
         if first_frame is not None:  # resuming: the watched charger's frames from the first one missed
             frames = await live_reads.frames(views, tenant_id, watched, first_frame)
+        frames = sent.after(frames)
+    if watched and frames:
         parts.append(("frames", {"charger_id": watched, "frames": frames, "dropped": changes.frames_dropped}))
     if not parts:
         return []
