@@ -1,5 +1,5 @@
 """Runs the benchmark suites: `python -m bench` runs every one in turn;
-`python -m bench rest|simulator|recording|replay|commands|smart-charging` (one or more names) only those.
+`python -m bench rest|simulator|recording|replay|commands|smart-charging|dashboard` (one or more names) only those.
 A suite that fails is reported and the next one still runs. Each run appends its figures to docs/benchmarks/ and
 renders docs/benchmarks.md again; `python -m bench render` only renders it."""
 
@@ -9,7 +9,7 @@ import sys
 import traceback
 from collections.abc import Callable
 
-SUITES = ("rest", "simulator", "recording", "replay", "commands", "smart-charging")
+SUITES = ("rest", "simulator", "recording", "replay", "commands", "smart-charging", "dashboard")
 
 
 def load(name: str) -> Callable[[], int]:
@@ -33,6 +33,10 @@ def load(name: str) -> Callable[[], int]:
         from bench import smart_charging
 
         return smart_charging.main
+    if name == "dashboard":
+        from bench import dashboard
+
+        return dashboard.main
     from bench import recording
 
     return recording.main

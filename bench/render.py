@@ -25,6 +25,7 @@ SUITES = {
         "Smart charging",
         "the same fleet without charging profiles, in a second `serve` process over the same window",
     ),
+    "dashboard": ("Dashboard (live stream)", "the same gateway and load with no stream open"),
 }
 HEADER = ["figure", "value", "baseline", "vs baseline", "budget", "result", "next budget (design)", "measured"]
 
