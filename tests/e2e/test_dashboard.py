@@ -146,3 +146,19 @@ async def test_an_admin_token_picks_the_organization_to_watch(browser: Browser, 
     await picker.select_option(api.org)
     await browser.page.wait_for_selector(browser.row(charger.identity, "Available"), timeout=MS)
     assert await browser.page.get_by_test_id("charger-row").count() == 1
+
+
+async def test_the_charger_view_shows_its_configuration_and_leads_to_its_history(
+    browser: Browser, api: Api, csms: CsmsServer
+):
+    charger = await boot(api, csms)
+    await browser.open(api.org)
+    await browser.page.click(browser.row(charger.identity), timeout=MS)
+    heartbeat = browser.page.get_by_test_id("config-row").filter(has_text="HeartbeatInterval")
+    await heartbeat.wait_for(timeout=MS)
+    await browser.page.get_by_role("link", name="History of this charger").click()
+    registered = browser.page.locator('[data-testid="event-row"][data-type="Charger.Registered"]')
+    await registered.wait_for(timeout=MS)
+    assert "tester (user)" in await registered.inner_text()  # who caused it
+    await browser.page.get_by_test_id("events-link").click()
+    await browser.page.locator('[data-testid="event-row"][data-type="Location.Created"]').first.wait_for(timeout=MS)

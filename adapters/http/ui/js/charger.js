@@ -47,6 +47,7 @@ export function showCharger(id) {
   power = [];
   $("frame-list").replaceChildren();
   $("command-list").replaceChildren();
+  $("config-rows").replaceChildren();
   $("command-result").textContent = "";
   renderCharger();
 }

@@ -2,7 +2,9 @@
 // two views (#/ is the fleet, #/chargers/<id> a charger).
 import { api, claims, session } from "./api.js";
 import { hideCharger, initCharger, onCommands, onFrames, showCharger } from "./charger.js";
+import { initConfiguration, loadConfiguration } from "./configuration.js";
 import { $, el } from "./dom.js";
+import { initEvents, showEvents } from "./events.js";
 import { initFleet, render } from "./fleet.js";
 import { apply, reset } from "./state.js";
 import { LiveStream } from "./stream.js";
@@ -30,8 +32,8 @@ function takeTokenFromFragment() {
 function signIn(error = "") {
   stream.close();
   $("login").hidden = false;
-  $("fleet").hidden = $("charger").hidden = true;
-  $("sign-out").hidden = true;
+  $("fleet").hidden = $("charger").hidden = $("events").hidden = true;
+  $("sign-out").hidden = $("views-nav").hidden = true;
   $("login-error").textContent = error;
   $("token-input").focus();
 }
@@ -59,9 +61,16 @@ async function pickOrganization() {
 function route() {
   if (!session.token) return;
   const match = location.hash.match(/^#\/chargers\/([^/]+)$/);
+  const events = location.hash.match(/^#\/events(?:\/([^/]+))?$/);
   $("login").hidden = true;
-  $("sign-out").hidden = false;
-  if (match) {
+  $("sign-out").hidden = $("views-nav").hidden = false;
+  $("events").hidden = !events;
+  if (events) {
+    hideCharger();
+    $("fleet").hidden = $("charger").hidden = true;
+    if (stream.stopped) stream.open(null);
+    showEvents(events[1] ? decodeURIComponent(events[1]) : null);
+  } else if (match) {
     const id = decodeURIComponent(match[1]);
     $("fleet").hidden = true;
     $("charger").hidden = false;
@@ -83,6 +92,7 @@ async function watch(id) {
   try {
     await api("GET", `/chargers/${encodeURIComponent(id)}`);
     stream.open(id);
+    loadConfiguration(id);
   } catch (error) {
     if (error.status !== 404) throw error;
     if (stream.chargerId !== null || stream.stopped) stream.open(null);
@@ -104,6 +114,8 @@ function init() {
   takeTokenFromFragment();
   initFleet((id) => { location.hash = `#/chargers/${encodeURIComponent(id)}`; });
   initCharger();
+  initConfiguration();
+  initEvents();
   window.addEventListener("hashchange", () => { if (!location.hash.startsWith("#token=")) route(); else init(); });
   $("login-form").addEventListener("submit", (event) => {
     event.preventDefault();
