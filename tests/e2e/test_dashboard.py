@@ -162,3 +162,14 @@ async def test_the_charger_view_shows_its_configuration_and_leads_to_its_history
     assert "tester (user)" in await registered.inner_text()  # who caused it
     await browser.page.get_by_test_id("events-link").click()
     await browser.page.locator('[data-testid="event-row"][data-type="Location.Created"]').first.wait_for(timeout=MS)
+
+
+async def test_a_row_opens_from_the_keyboard(browser: Browser, api: Api, csms: CsmsServer):
+    charger = await boot(api, csms)
+    await browser.open(api.org)
+    row = browser.page.locator(browser.row(charger.identity))
+    await row.wait_for(timeout=MS)
+    await row.focus()
+    await browser.page.keyboard.press("Enter")
+    await browser.page.get_by_role("heading", name=charger.identity).wait_for(timeout=MS)
+    assert await browser.page.get_by_label("Id tag").input_value() == "DASHBOARD"  # labelled inputs

@@ -85,10 +85,15 @@ function replaceRow(id) {
 }
 
 export function render() {
+  const focused = document.activeElement && document.activeElement.dataset ? document.activeElement.dataset.id : null;
   const docs = sorted();
   const pages = Math.max(1, Math.ceil(docs.length / PAGE_SIZE));
   page = Math.min(page, pages - 1);
   $("charger-rows").replaceChildren(...docs.slice(page * PAGE_SIZE, (page + 1) * PAGE_SIZE).map(row));
+  if (focused) { // a keyboard user keeps their place across live redraws
+    const again = document.querySelector(`#charger-rows tr[data-id="${CSS.escape(focused)}"]`);
+    if (again) again.focus();
+  }
   $("page-label").textContent = `Page ${page + 1} of ${pages}`;
   $("prev-page").disabled = page === 0;
   $("next-page").disabled = page >= pages - 1;
