@@ -28,6 +28,7 @@ class Ticket:
     role: str
     tenant_id: str
     expires_at: int
+    token_expires_at: int | None  # the stream it opens ends when the token it was bought with expires
 
 
 class StreamTickets:
@@ -37,11 +38,20 @@ class StreamTickets:
         self._key = key or secrets.token_bytes(32)
         self.ttl = ttl
 
-    def issue(self, actor: Actor, now: float | None = None) -> tuple[str, int]:
-        """A ticket for the actor's tenant and its expiry (epoch seconds)."""
+    def issue(self, actor: Actor, token_expires_at: int | None = None, now: float | None = None) -> tuple[str, int]:
+        """A ticket for the actor's tenant and its expiry (epoch seconds; never after the token's own)."""
         expires_at = int(now if now is not None else time.time()) + self.ttl
+        if token_expires_at is not None:
+            expires_at = min(expires_at, token_expires_at)
         body = json.dumps(
-            {"sub": actor.sub, "role": actor.role, "org": actor.tenant_id, "exp": expires_at, "n": _nonce()},
+            {
+                "sub": actor.sub,
+                "role": actor.role,
+                "org": actor.tenant_id,
+                "exp": expires_at,
+                "texp": token_expires_at,
+                "n": _nonce(),
+            },
             separators=(",", ":"),
         ).encode()
         encoded = _b64(body)
@@ -58,7 +68,10 @@ class StreamTickets:
             raise InvalidTicket("the stream ticket's signature is invalid")
         if claims.get("exp", 0) < (now if now is not None else time.time()):
             raise InvalidTicket("the stream ticket expired: ask POST /stream/tickets for a new one")
-        return Ticket(str(claims["sub"]), str(claims["role"]), str(claims["org"]), int(claims["exp"]))
+        texp = claims.get("texp")
+        return Ticket(
+            str(claims["sub"]), str(claims["role"]), str(claims["org"]), int(claims["exp"]), int(texp) if texp else None
+        )
 
     def _sign(self, encoded: str) -> bytes:
         return hmac.new(self._key, b"stream-ticket." + encoded.encode(), hashlib.sha256).digest()

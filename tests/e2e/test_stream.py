@@ -9,12 +9,14 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
+from uuid import uuid4
 
 import httpx
 
 from adapters.csms.server import CsmsServer
 from tests.e2e.commands import TAG, command
 from tests.e2e.conftest import WAIT, Api, Deployment, boot
+from tests.support import token
 
 
 @dataclass
@@ -141,3 +143,15 @@ async def test_a_watched_charger_streams_its_frames_and_commands(api: Api, csms:
         assert message.data["charger_id"] == charger.id
         queued = await command(api, charger.id, "plug-connector", {"connector_id": 1})
         await events.until("commands", lambda d: any(c["id"] == queued["id"] for c in d["commands"]))
+
+
+async def test_a_stream_ends_when_its_token_expires(shared_gateway: Deployment):
+    headers = {"Authorization": f"Bearer {token(f'org-{uuid4().hex[:8]}', ttl=2)}"}
+    async with (
+        httpx.AsyncClient(base_url=shared_gateway.base_url, headers=headers, timeout=WAIT) as http,
+        http.stream("GET", "/stream") as response,
+    ):
+        events = Events(response)
+        await events.until("ready")
+        expired, _ = await events.until("expired", timeout=5)
+    assert "expired" in expired.data["detail"]

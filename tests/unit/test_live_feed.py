@@ -114,3 +114,10 @@ def test_a_ticket_signed_with_another_key_or_altered_is_refused():
         StreamTickets(b"a" * 32).verify(body[:-2] + "xx." + signature)
     with pytest.raises(InvalidTicket):
         StreamTickets(b"a" * 32).verify("garbage")
+
+
+def test_a_ticket_never_outlives_the_token_it_was_bought_with():
+    tickets = StreamTickets(b"k" * 32, ttl=60)
+    actor = Actor(sub="ann", role="user", tenant_id="acme", request_id="r")
+    ticket, expires_at = tickets.issue(actor, token_expires_at=1010, now=1000)
+    assert expires_at == 1010 and tickets.verify(ticket, now=1005).token_expires_at == 1010

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -17,7 +18,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 from quart import Blueprint, Response, g, request
 
-from adapters.http.auth import UNAUTHORIZED, actor
+from adapters.http.auth import UNAUTHORIZED, actor, principal
 from adapters.http.context import Services, services
 from adapters.http.errors import HttpError
 from adapters.http.routes.common import served_charger
@@ -55,7 +56,7 @@ async def issue_ticket() -> tuple[dict, int]:
     """Trades the bearer token (and X-Organization-Id for admin tokens) for a ticket to open the stream with."""
     who = await actor()
     tickets = services().tickets
-    ticket, expires_at = tickets.issue(who)
+    ticket, expires_at = tickets.issue(who, principal().expires_at)
     return {"ticket": ticket, "expires_at": expires_at, "expires_in": tickets.ttl}, 201
 
 
@@ -64,11 +65,11 @@ async def issue_ticket() -> tuple[dict, int]:
 @responds(None, errors=(401, 403, 404, 422))
 async def stream(query: StreamQuery) -> Response:
     """Server-sent events of the tenant's locations, chargers, meter readings, and a watched charger's frames."""
-    who = await _stream_actor(query.ticket)
+    who, ends_at = await _stream_actor(query.ticket)
     watched = (await served_charger(who, query.charger_id))["id"] if query.charger_id else None
     last = _last_event_id(query.last_event_id)
     response = Response(
-        _events(services(), who, watched, last),
+        _events(services(), who, watched, last, ends_at),
         mimetype="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
@@ -90,14 +91,16 @@ class SentFrames:
         return fresh
 
 
-async def _stream_actor(ticket: str | None) -> Actor:
+async def _stream_actor(ticket: str | None) -> tuple[Actor, int | None]:
+    """Who watches, and when the token they authenticated with expires (the stream ends then)."""
     if ticket is None or "Authorization" in request.headers:
-        return await actor()
+        return await actor(), principal().expires_at
     try:
         found = services().tickets.verify(ticket)
     except InvalidTicket as error:
         raise HttpError(401, str(error), UNAUTHORIZED) from None
-    return Actor(sub=found.sub, role=found.role, tenant_id=found.tenant_id, request_id=g.request_id)
+    who = Actor(sub=found.sub, role=found.role, tenant_id=found.tenant_id, request_id=g.request_id)
+    return who, found.token_expires_at
 
 
 def _last_event_id(from_query: int | None) -> int | None:
@@ -105,7 +108,9 @@ def _last_event_id(from_query: int | None) -> int | None:
     return int(header) if header.isdigit() else from_query
 
 
-async def _events(svc: Services, who: Actor, watched: str | None, last: int | None) -> AsyncIterator[bytes]:
+async def _events(
+    svc: Services, who: Actor, watched: str | None, last: int | None, ends_at: int | None
+) -> AsyncIterator[bytes]:
     """The stream's body; it runs outside the request's context, so it is handed the services."""
     feed, views = svc.feed, svc.views
     subscription = feed.subscribe(who.tenant_id, watched)  # before reading: nothing falls between the two
@@ -126,8 +131,12 @@ async def _events(svc: Services, who: Actor, watched: str | None, last: int | No
                 yield chunk
         yield _message("ready", {"position": position}, position)
         while not feed.closed:
+            left = KEEPALIVE_SECONDS if ends_at is None else min(KEEPALIVE_SECONDS, ends_at - time.time())
+            if left <= 0:
+                yield _message("expired", {"detail": "the token expired: authenticate again"})
+                break
             try:
-                await asyncio.wait_for(subscription.ready.wait(), KEEPALIVE_SECONDS)
+                await asyncio.wait_for(subscription.ready.wait(), left)
             except TimeoutError:
                 yield b": keepalive\n\n"
                 continue

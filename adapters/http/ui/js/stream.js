@@ -54,6 +54,10 @@ export class LiveStream {
       });
     }
     source.addEventListener("ready", () => this.onState("Live"));
+    source.addEventListener("expired", () => {
+      this.close();
+      this.onState("The token expired: paste a new one", 401);
+    });
     source.onerror = () => {
       // The ticket is single-minute: reconnect ourselves with a new one, resuming after the last id seen.
       source.close();
