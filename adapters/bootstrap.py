@@ -14,6 +14,7 @@ from adapters.http.context import Services
 from adapters.secret_box import AesSecretBox
 from adapters.settings import Settings, postgres_connection_args
 from adapters.store.views import Views
+from adapters.stream_tickets import StreamTickets
 from adapters.tokens import TokenVerifier
 from application.gateway import Gateway
 from simulator.fleet import Fleet
@@ -80,6 +81,7 @@ def build_services(settings: Settings, with_simulator: bool = True) -> Services:
         verifier=TokenVerifier(settings),
         version=package_version(),
         fleet=Fleet(gateway) if with_simulator else None,
+        tickets=StreamTickets(gateway.secrets.ticket_key() if isinstance(gateway.secrets, AesSecretBox) else None),
     )
 
 

@@ -132,7 +132,12 @@ def serve(settings: Settings, host: str, port: int, with_simulator: bool = True)
             f"  API document:  http://{host}:{port}/openapi.json   health: http://{host}:{port}/health",
             flush=True,
         )
-        await hypercorn_serve(app, config, shutdown_trigger=stop.wait)  # type: ignore[arg-type]
+
+        async def stopping() -> None:
+            await stop.wait()
+            app.extensions["ocpplab"].feed.close()  # live streams end first: they would hold the shutdown up
+
+        await hypercorn_serve(app, config, shutdown_trigger=stopping)  # type: ignore[arg-type]
 
     asyncio.run(run())
     if lock is not None:

@@ -30,6 +30,10 @@ class AesSecretBox:
         """A key of its own for signing audit exports, derived from the secret key."""
         return hmac.new(self._key, b"ocpplab audit export v1", hashlib.sha256).digest()
 
+    def ticket_key(self) -> bytes:
+        """A key of its own for signing live-stream tickets (every process of a deployment shares it)."""
+        return hmac.new(self._key, b"ocpplab stream ticket v1", hashlib.sha256).digest()
+
     @classmethod
     def for_settings(cls, settings: Settings) -> AesSecretBox:
         if settings.secret_key:

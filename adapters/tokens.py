@@ -34,6 +34,7 @@ class Principal:
     sub: str
     role: str
     org_id: str | None
+    expires_at: int | None = None  # the token's exp: a live stream it opened ends then
 
 
 def load_or_create_secret(settings: Settings) -> str:
@@ -109,7 +110,13 @@ class TokenVerifier:
             raise InvalidToken("the token's sub claim must be a non-empty string")
         if role == "user" and (not isinstance(org, str) or not org):
             raise InvalidToken("user tokens must carry an org_id claim")
-        return Principal(sub=sub, role=role, org_id=org if isinstance(org, str) and org else None)
+        exp = claims.get("exp")
+        return Principal(
+            sub=sub,
+            role=role,
+            org_id=org if isinstance(org, str) and org else None,
+            expires_at=int(exp) if isinstance(exp, (int, float)) else None,
+        )
 
     def _verification_key(self) -> Any:
         if self._key is not None:

@@ -1,5 +1,5 @@
 """Runs the benchmark suites: `python -m bench` runs every one in turn;
-`python -m bench rest|simulator|recording|replay|commands|smart-charging|tls` (one or more names) only those.
+`python -m bench rest|simulator|recording|replay|commands|smart-charging|tls|dashboard` (one or more names) only those.
 A suite that fails is reported and the next one still runs. Each run appends its figures to docs/benchmarks/ and
 renders docs/benchmarks.md again; `python -m bench render` only renders it."""
 
@@ -9,7 +9,7 @@ import sys
 import traceback
 from collections.abc import Callable
 
-SUITES = ("rest", "simulator", "recording", "replay", "commands", "smart-charging", "tls")
+SUITES = ("rest", "simulator", "recording", "replay", "commands", "smart-charging", "tls", "dashboard")
 
 
 def load(name: str) -> Callable[[], int]:
@@ -37,6 +37,10 @@ def load(name: str) -> Callable[[], int]:
         from bench import tls_suite
 
         return tls_suite.main
+    if name == "dashboard":
+        from bench import dashboard
+
+        return dashboard.main
     from bench import recording
 
     return recording.main

@@ -30,6 +30,7 @@ SUITES = {
         "the same fleet on plain ws:// (security profile 1, the same Basic auth key), in its own fresh `serve` "
         "process in the same run",
     ),
+    "dashboard": ("Dashboard (live stream)", "the same gateway and load with no stream open"),
 }
 HEADER = ["figure", "value", "baseline", "vs baseline", "budget", "result", "next budget (design)", "measured"]
 

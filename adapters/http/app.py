@@ -24,6 +24,8 @@ from adapters.http.routes import (
     provisioning,
     root,
     runtime,
+    stream,
+    ui,
 )
 
 MAX_BODY_BYTES = 1024 * 1024
@@ -65,6 +67,8 @@ def create_app(services: Services, follow_interval: float = 0.25) -> Quart:
         commands,
         charger_state,
         audit,
+        stream,
+        ui,
     ):
         app.register_blueprint(module.bp)
     register_error_handlers(app)
@@ -77,6 +81,7 @@ def create_app(services: Services, follow_interval: float = 0.25) -> Quart:
         await services.views.catch_up()
         background["follow"] = asyncio.create_task(services.views.follow(follow_interval))
         services.gateway.saved_listeners.append(services.views.wake)
+        services.views.batch_listeners.append(services.feed.publish)
         if services.fleet is not None:
             await services.fleet.start()
 
@@ -91,6 +96,7 @@ def create_app(services: Services, follow_interval: float = 0.25) -> Quart:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
+            services.feed.close()
             await services.views.close()
             services.gateway.close()
 

@@ -14,7 +14,9 @@ from application.ports import Actor
 from domain import values
 from domain.errors import InvalidValue
 
-PUBLIC_PATHS = frozenset({"/", "/health", "/openapi.json", "/docs", "/redocs", "/scalar"})
+PUBLIC_PATHS = frozenset({"/", "/health", "/openapi.json", "/docs", "/redocs", "/scalar", "/ui"})
+PUBLIC_PREFIXES = ("/ui/",)  # the dashboard's static files: the page asks for the token itself
+TICKET_PATHS = frozenset({"/stream"})  # may authenticate with ?ticket= instead (EventSource sends no headers)
 ORG_HEADER = "X-Organization-Id"
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 UNAUTHORIZED = {"WWW-Authenticate": "Bearer"}
@@ -24,8 +26,10 @@ async def authenticate() -> None:
     """before_request: every route but the public ones needs a valid bearer token."""
     supplied = request.headers.get("X-Request-Id", "")
     g.request_id = supplied if _REQUEST_ID.match(supplied) else uuid.uuid4().hex
-    if request.path in PUBLIC_PATHS or request.method == "OPTIONS":
+    if request.path in PUBLIC_PATHS or request.path.startswith(PUBLIC_PREFIXES) or request.method == "OPTIONS":
         return
+    if request.path in TICKET_PATHS and "ticket" in request.args and "Authorization" not in request.headers:
+        return  # the route verifies the ticket
     try:
         header = request.headers.get("Authorization", "")
         scheme, _, token = header.partition(" ")

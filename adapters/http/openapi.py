@@ -1,4 +1,5 @@
-"""The OpenAPI document: quart-schema's, plus what its decorators cannot say (204 answers, public routes)."""
+"""The OpenAPI document: quart-schema's, plus what its decorators cannot say (204 answers, public routes, answers
+that are not JSON: the live stream's events, the dashboard's files)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,16 @@ from typing import Any
 
 from quart_schema import OpenAPIProvider
 
-from adapters.http.auth import PUBLIC_PATHS
+from adapters.http.auth import PUBLIC_PATHS, PUBLIC_PREFIXES
+
+NOT_JSON = {
+    "/stream": (
+        "text/event-stream",
+        "Server-sent events: hello, locations, chargers, removed, meters, commands, frames, ready (docs/stream.md)",
+    ),
+    "/ui/": ("text/html", "The dashboard's page"),
+    "/ui/{filename}": ("application/octet-stream", "The dashboard's static files (HTML, CSS, JavaScript modules)"),
+}
 
 
 class GatewayOpenAPI(OpenAPIProvider):
@@ -17,6 +27,9 @@ class GatewayOpenAPI(OpenAPIProvider):
                 responses = operation.setdefault("responses", {})
                 if method == "delete" and not any(str(code).startswith("2") for code in responses):
                     responses[204] = {"description": "Deleted (no content)"}
-                if path in PUBLIC_PATHS:
+                if path in NOT_JSON and not any(str(code).startswith("2") for code in responses):
+                    media, description = NOT_JSON[path]
+                    responses[200] = {"description": description, "content": {media: {"schema": {"type": "string"}}}}
+                if path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES):
                     operation["security"] = []  # reachable without a token
         return document

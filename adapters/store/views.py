@@ -125,6 +125,7 @@ class Views:
         self._lock = asyncio.Lock()
         self._woken = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
+        self.batch_listeners: list[Callable[[list[tuple[str, Any, Any]]], None]] = []  # the live stream's feed
 
     async def open(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -207,6 +208,7 @@ class Views:
         assert db is not None
         await db.execute("BEGIN IMMEDIATE")
         open_transaction = True
+        events: list[tuple[str, Any, Any]] = []
         try:
             position = await self._tracked(db)
             if read is not None and (not read[0] or read[0][0].id > position):
@@ -231,6 +233,8 @@ class Views:
                 await db.execute("ROLLBACK")
             raise
         self.position = position
+        for listener in self.batch_listeners:  # after the commit: what listeners read back is there
+            listener(events)
         return bool(notifications)
 
     def _read_batch(self, position: int, stop: int | None = None) -> tuple[Sequence[Any], list[tuple[str, Any, Any]]]:
@@ -477,6 +481,10 @@ class Views:
     async def _doc(self, table: str, where: str, params: tuple) -> dict | None:
         rows = await self._all(f"SELECT doc FROM {table} WHERE {where}", params)  # noqa: S608
         return json.loads(rows[0]["doc"]) if rows else None
+
+    async def read(self, sql: str, params: tuple) -> list[aiosqlite.Row]:
+        """A read-only statement for the read-side modules beside this one (the live stream's queries)."""
+        return await self._all(sql, params)
 
     async def _all(self, sql: str, params: tuple) -> list[aiosqlite.Row]:
         """Runs and exhausts a statement in one hop to the connection's thread.

@@ -26,7 +26,8 @@ from uuid import uuid4
 import httpx
 import pytest
 
-from adapters.csms.server import CALL, CALL_ERROR, CALL_RESULT, REFUSED_ON_PURPOSE, CsmsFrame, CsmsServer, Verdicts
+from adapters.csms.central_systems import REFUSED_ON_PURPOSE
+from adapters.csms.server import CALL, CALL_ERROR, CALL_RESULT, CsmsFrame, CsmsServer, Verdicts
 from tests.support import ROOT, GatewayProcess, token
 
 WAIT = 10.0

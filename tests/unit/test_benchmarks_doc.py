@@ -35,7 +35,16 @@ def test_docs_benchmarks_md_is_the_rendering_of_its_sources():
 
 def test_every_current_figure_was_measured_and_judged():
     by_suite = results.latest(results.load(DOCS / "benchmarks" / "results.jsonl"))
-    assert set(by_suite) == {"rest", "simulator", "recording", "replay", "commands", "smart-charging", "tls"}
+    assert set(by_suite) == {
+        "rest",
+        "simulator",
+        "recording",
+        "replay",
+        "commands",
+        "smart-charging",
+        "tls",
+        "dashboard",
+    }
     for row in current_rows(render.render(DOCS)):
         assert row.split(" | ")[5] in {"PASS", "MISS", "n/a"}
 
