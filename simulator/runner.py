@@ -249,7 +249,6 @@ class ChargerRunner:
     async def _serve(self, websocket: Any, stream: FrameStream) -> tuple[int | None, str]:
         self._websocket = websocket
         station = self.station
-        reporting = asyncio.create_task(self._report_security_events(station))
         try:
             await station.run_session(RecordingConnection(websocket, stream))
         except ConnectionClosed:
@@ -257,20 +256,10 @@ class ChargerRunner:
         except Exception:
             log.warning("%s: session ended by an error", self.spec.identity, exc_info=True)
         finally:
-            reporting.cancel()
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(websocket.close(1000, station.close_requested or ""), 5)
             self._websocket = None
         return websocket.close_code, websocket.close_reason or "connection lost"
-
-    async def _report_security_events(self, station: Any) -> None:
-        """Reports the security events noted before this connection (a refused attempt, a reset, a firmware
-        installed...) once the charge point is booted."""
-        if not self.memory.security_events:
-            return
-        while not station.ready:
-            await asyncio.sleep(0.1)
-        await station.report_security_events()
 
     def _tls_context(self) -> ssl.SSLContext:
         """The context of this attempt: with the CSMS roots and the station certificate the charger holds (they

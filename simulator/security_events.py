@@ -65,9 +65,9 @@ class SecurityEvents:
             for kind, noted in sorted(pending.items(), key=lambda item: item[1]["timestamp"]):
                 payload = {"type": security_event_type(kind, self.spec.ocpp_version), **noted}
                 try:
-                    answer = await self.call(build_call(self.spec.ocpp_version, "security_event_notification", payload))
+                    await self.call(build_call(self.spec.ocpp_version, "security_event_notification", payload))
                 except Exception:  # the connection ended or no answer: kept for the next connection
                     log.info("%s: SecurityEventNotification %s not delivered", self.spec.identity, kind, exc_info=True)
                     return
-                if answer is not None and pending.get(kind) is noted:
+                if pending.get(kind) is noted:  # answered, or refused with a CallError: not sent again
                     del pending[kind]

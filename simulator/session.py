@@ -100,6 +100,8 @@ class Session:
         for connector in self.status_targets():  # type: ignore[attr-defined]
             await self.report_status(connector)  # type: ignore[attr-defined]
         self.ready, self.offline = True, False
+        if self.pending_security_events:  # type: ignore[attr-defined]  # noted before or during this boot
+            self._spawn(self.report_security_events())  # type: ignore[attr-defined]
         self.deliver_soon()  # type: ignore[attr-defined]  # what waited goes out now, in order
         await self.heartbeat_forever()
 

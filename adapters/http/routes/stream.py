@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -105,7 +106,7 @@ async def _stream_actor(ticket: str | None) -> tuple[Actor, int | None]:
 
 def _last_event_id(from_query: int | None) -> int | None:
     header = request.headers.get("Last-Event-ID", "").strip()
-    return int(header) if header.isdigit() else from_query
+    return int(header) if re.fullmatch(r"[0-9]{1,18}", header) else from_query
 
 
 async def _events(
